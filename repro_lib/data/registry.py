@@ -1,0 +1,294 @@
+"""Registry of the book's data sets: where their files live, their checksums, downloading.
+
+Environment variables:
+
+* ``REPRO_DATA``: a folder holding ``<subdir>/<file>``; searched first, and downloads go there.
+* ``REPRO_CACHE_HOME``: the download cache (default ``~/.cache/repro_lib``).
+* ``REPRO_OFFLINE=1`` (any value but ``0``): do not download unless ``fetch(..., download=True)``.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import secrets
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+_CHUNK = 1 << 20
+
+
+class DataError(RuntimeError):
+    """A data set's file is missing or is not the registered file."""
+
+
+class DataMissingError(DataError):
+    """A file was found nowhere and could not be downloaded."""
+
+
+class ChecksumError(DataError):
+    """A file's sha256 differs from the registered one."""
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a data set.
+
+    ``sha256`` is of the file as stored, or, when ``sha256_of_content`` is true, of its
+    gunzip-decompressed content (for copies recompressed by a packager).
+    """
+
+    name: str
+    sha256: str
+    url: str
+    sha256_of_content: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A data set: its files, the subdirectory they sit in, extra folders to search."""
+
+    name: str
+    subdir: str
+    files: tuple[FileSpec, ...]
+    system_dirs: tuple[str, ...] = ()
+    citation: str = ""
+
+
+# The pytorch mirror; the original, http://yann.lecun.com/exdb/mnist/, is often down.
+_MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+REGISTRY: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        name="mnist",
+        subdir="mnist",
+        files=tuple(
+            FileSpec(name, sha, _MNIST_URL + name)
+            for name, sha in [
+                ("train-images-idx3-ubyte.gz",
+                 "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+                ("train-labels-idx1-ubyte.gz",
+                 "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+                ("t10k-images-idx3-ubyte.gz",
+                 "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+                ("t10k-labels-idx1-ubyte.gz",
+                 "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+            ]
+        ),
+        citation=(
+            "MNIST: Y. LeCun, C. Cortes, C. J. C. Burges, http://yann.lecun.com/exdb/mnist/. "
+            "Cite LeCun et al., Gradient-based learning applied to document recognition, "
+            "Proc. IEEE 86(11), 1998. No licence stated; redistributors use CC BY-SA 3.0."
+        ),
+    ),
+    # Checksums of the decompressed content: Debian's package `dataset-fashion-mnist`
+    # recompresses the upstream .gz files, so their bytes differ from upstream.
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        subdir="fashion-mnist",
+        files=tuple(
+            FileSpec(name, sha, _FASHION_URL + name, sha256_of_content=True)
+            for name, sha in [
+                ("train-images-idx3-ubyte.gz",
+                 "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+                ("train-labels-idx1-ubyte.gz",
+                 "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+                ("t10k-images-idx3-ubyte.gz",
+                 "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+                ("t10k-labels-idx1-ubyte.gz",
+                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            ]
+        ),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        citation=(
+            "Fashion-MNIST: H. Xiao, K. Rasul, R. Vollgraf, Fashion-MNIST: a Novel Image Dataset "
+            "for Benchmarking Machine Learning Algorithms, arXiv:1708.07747, 2017. MIT licence."
+        ),
+    ),
+}
+
+# sha256 per (resolved path, size, mtime_ns, of content), so repeated fetches skip hashing.
+_HASHES: dict[tuple[str, int, int, bool], str] = {}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The registered spec of data set ``name``; ValueError listing the known names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown data set {name!r}; known: {', '.join(sorted(REGISTRY))}"
+        ) from None
+
+
+def cache_root() -> Path:
+    """The download cache: ``$REPRO_CACHE_HOME``, else ``~/.cache/repro_lib``."""
+    env = os.environ.get("REPRO_CACHE_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "repro_lib"
+
+
+def search_dirs(spec: DatasetSpec) -> list[Path]:
+    """Folders searched for ``spec``'s files, in order: ``$REPRO_DATA/<subdir>`` (if set),
+    ``./data/<subdir>`` (from the working directory), the cache, then ``spec.system_dirs``."""
+    dirs = []
+    if os.environ.get("REPRO_DATA"):
+        dirs.append(Path(os.environ["REPRO_DATA"]).expanduser() / spec.subdir)
+    dirs.append(Path.cwd() / "data" / spec.subdir)
+    dirs.append(cache_root() / spec.subdir)
+    dirs.extend(Path(d) for d in spec.system_dirs)
+    return dirs
+
+
+def download_dir(spec: DatasetSpec) -> Path:
+    """Where missing files are downloaded: ``$REPRO_DATA/<subdir>`` if set, else the cache."""
+    env = os.environ.get("REPRO_DATA")
+    root = Path(env).expanduser() if env else cache_root()
+    return root / spec.subdir
+
+
+def _compute_sha256(path: Path, of_content: bool) -> str:
+    """sha256 hex of ``path`` (or of its gunzipped content), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    opener = gzip.open if of_content else open
+    with opener(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_or_reason(path: Path, of_content: bool) -> str:
+    """Like :func:`_compute_sha256`, but a gzip that cannot be read gives a reason string."""
+    try:
+        return _compute_sha256(path, of_content)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        return f"unreadable: not a valid gzip file ({exc})"
+
+
+def _hash_key(path: Path, of_content: bool) -> tuple[str, int, int, bool]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns, of_content
+
+
+def _verify(path: Path, fspec: FileSpec) -> None:
+    """Check ``path`` against ``fspec.sha256`` (cached per path, size and mtime)."""
+    key = _hash_key(path, fspec.sha256_of_content)
+    actual = _HASHES.get(key)
+    if actual is None:
+        actual = _sha256_or_reason(path, fspec.sha256_of_content)
+        _HASHES[key] = actual
+    if actual != fspec.sha256:
+        what = "decompressed content" if fspec.sha256_of_content else "file"
+        raise ChecksumError(
+            f"{path}: sha256 of the {what} does not match the registry.\n"
+            f"  expected: {fspec.sha256}\n"
+            f"  actual:   {actual}\n"
+            f"Delete this file (it is then downloaded again) or replace it with the original "
+            f"from {fspec.url}."
+        )
+
+
+def _download(fspec: FileSpec, target_dir: Path) -> Path:
+    """Download ``fspec`` into ``target_dir`` atomically and return its final path.
+
+    The bytes go to a temporary file in ``target_dir``, are verified, then renamed; on any
+    failure the temporary file is removed and nothing appears under the final name.
+    Network errors propagate as OSError; a wrong checksum raises ChecksumError.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    final = target_dir / fspec.name
+    # Not tempfile.mkstemp: its 0600 mode would survive the rename; "xb" honours the umask.
+    tmp = target_dir / f".{fspec.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    out = open(tmp, "xb")
+    try:
+        with out, urllib.request.urlopen(fspec.url, timeout=60) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=fspec.name) as bar:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        actual = _sha256_or_reason(tmp, fspec.sha256_of_content)
+        if actual != fspec.sha256:
+            raise ChecksumError(
+                f"download of {fspec.url} does not match the registry; nothing was saved "
+                f"as {final}.\n"
+                f"  expected: {fspec.sha256}\n"
+                f"  actual:   {actual}\n"
+                f"Try again later, or put a verified copy of {fspec.name} in {target_dir}."
+            )
+        os.replace(tmp, final)
+        _HASHES[_hash_key(final, fspec.sha256_of_content)] = actual
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def _missing_message(spec: DatasetSpec, missing: list[FileSpec], dirs: list[Path],
+                     why: str) -> str:
+    lines = [f"data set {spec.name!r}: file(s) not found: {', '.join(f.name for f in missing)}"]
+    lines.append("Searched:")
+    lines += [f"  {d}" for d in dirs]
+    lines.append(f"Not downloaded: {why}")
+    lines.append("To fix, download each file and put it in one of the folders above:")
+    lines += [f"  {f.url}" for f in missing]
+    lines.append(
+        f"or set REPRO_DATA to a folder holding {spec.subdir}/{missing[0].name} "
+        f"(and the other files)."
+    )
+    return "\n".join(lines)
+
+
+def _download_allowed(download: bool | None) -> bool:
+    if download is not None:
+        return download
+    return os.environ.get("REPRO_OFFLINE", "") in ("", "0")
+
+
+def fetch(name: str, download: bool | None = None) -> dict[str, Path]:
+    """Locate and verify every file of data set ``name``; returns {file name: path}.
+
+    A missing file is downloaded when ``download`` is true; ``None`` means "unless
+    ``REPRO_OFFLINE=1``". Raises ChecksumError for a file that differs from the registry,
+    DataMissingError for a file found nowhere and not downloaded.
+    """
+    spec = get_spec(name)
+    dirs = search_dirs(spec)
+    found: dict[str, Path] = {}
+    missing: list[FileSpec] = []
+    for fspec in spec.files:
+        path = next((d / fspec.name for d in dirs if (d / fspec.name).is_file()), None)
+        if path is None:
+            missing.append(fspec)
+        else:
+            _verify(path, fspec)
+            found[fspec.name] = path
+    if missing and not _download_allowed(download):
+        raise DataMissingError(
+            _missing_message(spec, missing, dirs, "downloading is off (REPRO_OFFLINE=1 or "
+                             "download=False)")
+        )
+    target = download_dir(spec)
+    for i, fspec in enumerate(missing):
+        try:
+            found[fspec.name] = _download(fspec, target)
+        except OSError as exc:
+            raise DataMissingError(
+                _missing_message(spec, missing[i:], dirs, f"download of {fspec.url} into "
+                                 f"{target} failed: {exc}")
+            ) from exc
+    return {f.name: found[f.name] for f in spec.files}
+
+
+def fingerprint(name: str) -> str:
+    """A 16-hex-digit digest of data set ``name`` and its files' registered checksums."""
+    spec = get_spec(name)
+    payload = [spec.name] + [[f.name, f.sha256, f.sha256_of_content] for f in spec.files]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]

@@ -1,0 +1,23 @@
+"""The compute device, chosen once per process: cuda, else mps, else cpu."""
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+
+
+@functools.lru_cache(maxsize=1)
+def get_device() -> torch.device:
+    """The device every model and tensor of this process lives on.
+
+    `REPRO_DEVICE=cpu` (or `cuda`, `mps`) forces a choice.
+    """
+    forced = os.environ.get("REPRO_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

@@ -1,0 +1,24 @@
+"""Encoders, decoders and VAE families, built from a spec dict (`build`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .burgess import BurgessVAE
+
+FAMILIES: dict[str, type[nn.Module]] = {
+    "burgess_vae": BurgessVAE,
+}
+
+
+def build(spec: dict[str, Any]) -> nn.Module:
+    """A fresh model from `{"family": name, **kwargs}`, e.g. {"family": "burgess_vae", "latent_dim": 3}."""
+    kwargs = dict(spec)
+    family = kwargs.pop("family", None)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[family](**kwargs)
+
+
+__all__ = ["BurgessVAE", "FAMILIES", "build"]

@@ -1,0 +1,80 @@
+"""The Burgess et al. (2018) convolutional VAE, as used by Crabbé & van der Schaar.
+
+Encoder: three 4x4 stride-2 convolutions of 32 channels (32x32 -> 4x4), two
+dense layers of 256 units, a head giving the mean and log-variance of each
+latent unit. The decoder mirrors it and ends in a sigmoid (Bernoulli means).
+Input images are (B, C, 32, 32) in [0, 1].
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BurgessEncoder(nn.Module):
+    """(B, C, 32, 32) images -> (mu, logvar), each (B, latent_dim)."""
+
+    def __init__(self, latent_dim: int = 3, channels: int = 1, hidden: int = 256, conv: int = 32):
+        super().__init__()
+        self.latent_dim = latent_dim
+        kw = dict(kernel_size=4, stride=2, padding=1)
+        self.convs = nn.Sequential(
+            nn.Conv2d(channels, conv, **kw), nn.ReLU(),
+            nn.Conv2d(conv, conv, **kw), nn.ReLU(),
+            nn.Conv2d(conv, conv, **kw), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.dense = nn.Sequential(
+            nn.Linear(conv * 4 * 4, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+        )
+        self.head = nn.Linear(hidden, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.head(self.dense(self.convs(x)))
+        mu, logvar = h.view(-1, self.latent_dim, 2).unbind(-1)
+        return mu, logvar
+
+
+class BurgessDecoder(nn.Module):
+    """(B, latent_dim) codes -> (B, C, 32, 32) Bernoulli means in (0, 1)."""
+
+    def __init__(self, latent_dim: int = 3, channels: int = 1, hidden: int = 256, conv: int = 32):
+        super().__init__()
+        self.conv = conv
+        kw = dict(kernel_size=4, stride=2, padding=1)
+        self.dense = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, conv * 4 * 4), nn.ReLU(),
+        )
+        self.deconvs = nn.Sequential(
+            nn.ConvTranspose2d(conv, conv, **kw), nn.ReLU(),
+            nn.ConvTranspose2d(conv, conv, **kw), nn.ReLU(),
+            nn.ConvTranspose2d(conv, channels, **kw), nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconvs(self.dense(z).view(-1, self.conv, 4, 4))
+
+
+class BurgessVAE(nn.Module):
+    """Encoder + decoder with the reparameterisation trick.
+
+    `forward(x)` returns (reconstruction, mu, logvar, z); `encode_mean(x)` is
+    the deterministic map x -> mu(x) that saliency methods explain.
+    """
+
+    def __init__(self, latent_dim: int = 3, channels: int = 1):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = BurgessEncoder(latent_dim, channels)
+        self.decoder = BurgessDecoder(latent_dim, channels)
+
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)[0]
+
+    def forward(self, x: torch.Tensor):
+        mu, logvar = self.encoder(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decoder(z), mu, logvar, z

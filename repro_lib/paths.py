@@ -1,0 +1,35 @@
+"""Where the repository is, and atomic file writes."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The repository root: `$REPRO_ROOT`, else the nearest parent of the
+    working directory (or of this package) holding `_config.yml`."""
+    env = os.environ.get("REPRO_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            if (folder / "_config.yml").exists() and (folder / "repro_lib").is_dir():
+                return folder
+    raise RuntimeError(
+        "cannot find the repository root (a folder with _config.yml and repro_lib/); "
+        "run from inside the repository or set REPRO_ROOT"
+    )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,107 @@
+"""The run profiles (`smoke`, `cpu`, `full`), defined once for the whole book.
+
+A profile gives, for each part of the book, the numbers its notebooks read:
+how much data, how many epochs, seeds and grid points. A notebook never
+branches on the profile's name; it calls :func:`settings` and reads numbers.
+
+| profile | where | budget |
+| --- | --- | --- |
+| smoke | CI and `make test` | whole book in minutes on 2 CPU cores |
+| cpu   | a laptop, default of `make book` | a part in about 30 min on 2 cores |
+| full  | one GPU | the documents' own settings |
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+PROFILE_NAMES = ("smoke", "cpu", "full")
+
+# Knobs of the attribution-priors part (document 001). `full` is the author's
+# setting: 60k images, 50 epochs, batch 300, 5 runs per lambda.
+_ATTRIBUTION_PRIORS = {
+    "smoke": dict(
+        n_train=600, n_test=300, epochs=1, batch_size=100,
+        n_eval=64, runs_per_lambda=2, gs_samples=5,
+        tv_lambdas=[0.01], entropy_lambdas=[1.0], pearson_lambdas=[10.0],
+        path_entropy_lambdas=[1.0], path_pearson_lambdas=[10.0], path_runs=1,
+        baseline_runs=1,
+    ),
+    "cpu": dict(
+        n_train=12000, n_test=2000, epochs=4, batch_size=300,
+        n_eval=500, runs_per_lambda=2, gs_samples=5,
+        tv_lambdas=[0.01], entropy_lambdas=[0.5, 1.0, 5.0],
+        pearson_lambdas=[1.0, 5.0, 10.0],
+        path_entropy_lambdas=[1.0], path_pearson_lambdas=[10.0], path_runs=1,
+        baseline_runs=2,
+    ),
+    "full": dict(
+        n_train=60000, n_test=10000, epochs=50, batch_size=300,
+        n_eval=1000, runs_per_lambda=5, gs_samples=5,
+        tv_lambdas=[0.001, 0.01, 0.1, 0.5, 1.0, 5.0],
+        entropy_lambdas=[0.5, 1.0, 5.0], pearson_lambdas=[1.0, 5.0, 10.0],
+        path_entropy_lambdas=[0.5, 1.0, 5.0], path_pearson_lambdas=[1.0, 5.0, 10.0],
+        path_runs=5, baseline_runs=5,
+    ),
+}
+
+PARTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType({
+    "attribution_priors": _ATTRIBUTION_PRIORS,
+})
+
+
+class Settings(dict):
+    """A part's knobs under one profile; read them as attributes (`s.epochs`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"no setting {name!r}; this part has: {', '.join(sorted(self))}"
+            ) from None
+
+
+def check_profile(profile: str) -> None:
+    """Raise ValueError naming the allowed profiles if `profile` is unknown."""
+    if profile not in PROFILE_NAMES:
+        raise ValueError(
+            f"unknown profile {profile!r}; choose one of: {', '.join(PROFILE_NAMES)}"
+        )
+
+
+def check_part(part: str) -> None:
+    """Raise ValueError naming the known parts if `part` is unknown."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose one of: {', '.join(PARTS)}")
+
+
+def settings(part: str, profile: str, **overrides: Any) -> Settings:
+    """The knobs of `part` under `profile`, with `overrides` (None = keep) applied.
+
+    An unknown part, profile or knob, or a value of the wrong type, fails at
+    once with the allowed values.
+    """
+    check_part(part)
+    check_profile(profile)
+    base = PARTS[part][profile]
+    out = Settings(base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in base:
+            raise ValueError(
+                f"unknown setting {key!r} for part {part!r}; "
+                f"allowed: {', '.join(sorted(base))}"
+            )
+        expected = type(base[key])
+        if expected is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(base[key], bool):
+            raise ValueError(
+                f"setting {key!r} must be {expected.__name__}, got {value!r}"
+            )
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            raise ValueError(f"setting {key!r} must be positive, got {value!r}")
+        out[key] = value
+    return out

@@ -1,0 +1,98 @@
+"""Per-notebook result files: `results/<profile>/<part>/<notebook>.json`.
+
+Each holds the measured numbers plus what is needed to trust them: profile,
+device, seed, wall time, git revision and library versions. Written atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .device import get_device
+from .paths import repo_root, write_text_atomic
+from .profiles import check_part, check_profile
+
+_LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "captum", "papermill", "repro_lib")
+
+
+def results_dir(profile: str) -> Path:
+    return repo_root() / "results" / profile
+
+
+def result_path(profile: str, part: str, notebook: str) -> Path:
+    return results_dir(profile) / part / f"{notebook}.json"
+
+
+def _git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(),
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=repo_root(), capture_output=True, text=True, timeout=10)
+        rev = out.stdout.strip() or "unknown"
+        return rev + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in _LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    found["python"] = platform.python_version()
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only; NaN becomes None (valid JSON)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Recorder:
+    """Started at the top of a notebook; `save(numbers)` at the end writes its result file."""
+
+    def __init__(self, part: str, notebook: str, profile: str, seed: int = 0):
+        check_part(part)
+        check_profile(profile)
+        self.part, self.notebook, self.profile, self.seed = part, notebook, profile, seed
+        self.started = time.perf_counter()
+
+    def save(self, numbers: dict[str, Any]) -> Path:
+        record = {
+            "part": self.part, "notebook": self.notebook, "profile": self.profile,
+            "seed": self.seed, "device": str(get_device()),
+            "wall_seconds": round(time.perf_counter() - self.started, 1),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git_revision": _git_revision(), "versions": _versions(),
+            "numbers": _plain(numbers),
+        }
+        path = result_path(self.profile, self.part, self.notebook)
+        write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+        return path
+
+
+def load_results(profile: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """All result records of a profile, keyed by (part, notebook)."""
+    found = {}
+    for path in sorted(results_dir(profile).glob("*/*.json")):
+        record = json.loads(path.read_text())
+        found[(record["part"], record["notebook"])] = record
+    return found

@@ -1,0 +1,100 @@
+"""The scorecard: each claim of a document (book/targets/<part>.yaml) beside our
+measured number (results/<profile>/<part>/<notebook>.json) and whether it holds.
+
+A claim's `check` is one comparison of our number: `{">": x}`, `{">=": x}`,
+`{"<": x}`, `{"<=": x}`, `{"between": [lo, hi]}` or `{"is": true|false}`.
+"""
+from __future__ import annotations
+
+import html
+import operator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .paths import repo_root
+from .results import load_results
+
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+REQUIRED = ("id", "claim", "where", "paper", "notebook", "measure", "check")
+
+
+def targets_dir() -> Path:
+    return repo_root() / "book" / "targets"
+
+
+def load_targets() -> dict[str, dict[str, Any]]:
+    """Every part's targets file, keyed by part; malformed claims are errors."""
+    parts = {}
+    for path in sorted(targets_dir().glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        for claim in doc.get("claims", []):
+            missing = [k for k in REQUIRED if k not in claim]
+            if missing:
+                raise ValueError(f"{path.name}: claim {claim.get('id', '?')} lacks {missing}")
+            evaluate(claim["check"], 0.0)  # validates the check's form
+        parts[doc["part"]] = doc
+    return parts
+
+
+def evaluate(check: dict[str, Any], value: Any) -> bool:
+    """Whether `value` passes `check` (see the module docstring)."""
+    if not isinstance(check, dict) or len(check) != 1:
+        raise ValueError(f"a check is one comparison like {{'>=': 10}}, got {check!r}")
+    (op, ref), = check.items()
+    if op in _OPS:
+        return bool(_OPS[op](value, ref))
+    if op == "between":
+        low, high = ref
+        return bool(low <= value <= high)
+    if op == "is":
+        return bool(value) is bool(ref)
+    raise ValueError(f"unknown check {op!r}; use one of {[*_OPS, 'between', 'is']}")
+
+
+def _describe_check(check: dict[str, Any]) -> str:
+    (op, ref), = check.items()
+    return f"{ref[0]} to {ref[1]}" if op == "between" else f"{op} {ref}"
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def scorecard(profile: str) -> pd.DataFrame:
+    """One row per claim: part, claim, where, paper, ours, test, holds ("yes"/"no"/"not run")."""
+    results = load_results(profile)
+    rows = []
+    for part, doc in load_targets().items():
+        for claim in doc["claims"]:
+            record = results.get((part, claim["notebook"]))
+            numbers = record["numbers"] if record else {}
+            if claim["measure"] in numbers and numbers[claim["measure"]] is not None:
+                ours = numbers[claim["measure"]]
+                holds = "yes" if evaluate(claim["check"], ours) else "no"
+                ours = _format(ours)
+            else:
+                ours, holds = "-", "not run"
+            rows.append({"part": part, "claim": claim["claim"], "where": claim["where"],
+                         "paper": claim["paper"], "ours": ours,
+                         "test": _describe_check(claim["check"]), "holds": holds})
+    return pd.DataFrame(rows)
+
+
+def to_html(table: pd.DataFrame) -> str:
+    """The scorecard as an HTML table with the verdict coloured."""
+    colours = {"yes": "#d4edda", "no": "#f8d7da", "not run": "#eeeeee"}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = []
+    for _, row in table.iterrows():
+        cells = "".join(
+            f'<td style="background:{colours[row["holds"]]}">{html.escape(str(v))}</td>'
+            if c == "holds" else f"<td>{html.escape(str(v))}</td>"
+            for c, v in row.items()
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table class="scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

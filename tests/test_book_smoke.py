@@ -1,0 +1,66 @@
+"""The whole book under `smoke`: papermill run, result files, scorecard, model
+cache reuse, nbval of every executed notebook, the HTML build and its widgets.
+
+Slow (a few minutes): one module-scoped run feeds every test here.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from repro_lib import runner
+from repro_lib.cache import cache_dir
+from repro_lib.paths import repo_root
+from repro_lib.results import result_path
+from repro_lib.scorecard import scorecard
+
+from browser import dump_dom
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def executed():
+    return runner.execute("smoke")
+
+
+def test_every_notebook_writes_its_result_file(executed):
+    assert len(executed) == len(runner.notebooks_of()) + 1  # + the scorecard page
+    for nb in runner.notebooks_of():
+        record = json.loads(result_path("smoke", nb.parent.name, nb.stem).read_text())
+        assert record["profile"] == "smoke" and record["numbers"]
+        for key in ("device", "seed", "wall_seconds", "git_revision", "versions"):
+            assert key in record, key
+        assert "torch" in record["versions"]
+
+
+def test_every_claim_is_measured(executed):
+    table = scorecard("smoke")
+    assert len(table) and (table.holds != "not run").all(), table[table.holds == "not run"]
+
+
+def test_second_run_loads_every_model(executed):
+    before = {p.name: p.stat().st_mtime_ns for p in cache_dir().glob("*.pt")}
+    runner.execute("smoke", notebook="notebooks/attribution_priors/4_3_pearson_prior.ipynb")
+    after = {p.name: p.stat().st_mtime_ns for p in cache_dir().glob("*.pt")}
+    assert after == before, "a second run trained (and stored) a model again"
+
+
+def test_nbval_on_executed_notebooks(executed):
+    folder = runner.executed_dir("smoke") / "notebooks"
+    env = {**os.environ, "PYTHONPATH": str(repo_root())}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
+                           "--rootdir", str(folder), str(folder)],
+                          capture_output=True, text=True, env=env, timeout=1500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_book_builds_and_the_explorer_renders_offline(executed):
+    html = runner.build_book("smoke")
+    for nb in runner.notebooks_of():
+        assert (html / nb.with_suffix(".html")).exists(), nb
+    assert (html / "book" / "scorecard.html").exists()
+    dom = dump_dom(html / "notebooks" / "attribution_priors" / "6_explorer.html")
+    assert "widget-slider" in dom or "jupyter-widgets" in dom and "slider" in dom

@@ -1,0 +1,70 @@
+"""The training loop and the model cache."""
+import torch
+import pytest
+
+from repro_lib import cache, train
+from repro_lib.objectives import BetaVAE
+
+SPEC = {"family": "burgess_vae", "latent_dim": 2}
+
+
+@pytest.fixture()
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def _data(n=64):
+    return torch.rand(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def test_second_fit_loads_and_trains_nothing(tmp_cache):
+    settings = train.TrainSettings(epochs=1, batch_size=16, seed=3)
+    before = train.TRAINED_COUNT
+    first = train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False)
+    assert not first.from_cache and train.TRAINED_COUNT == before + 1
+    files = {p: p.stat().st_mtime_ns for p in tmp_cache.iterdir()}
+    second = train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False)
+    assert second.from_cache and train.TRAINED_COUNT == before + 1
+    assert {p: p.stat().st_mtime_ns for p in tmp_cache.iterdir()} == files
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu())
+    assert second.history == first.history
+
+
+def test_key_changes_with_any_ingredient(tmp_cache):
+    settings = train.TrainSettings(epochs=1, batch_size=16, seed=3)
+    a = train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False).key
+    b = train.fit(SPEC, BetaVAE(2.0), _data(), "unit-data", settings, progress=False).key
+    c = train.fit(SPEC, BetaVAE(), _data(), "other-data", settings, progress=False).key
+    d = train.fit(SPEC, BetaVAE(), _data(), "unit-data",
+                  train.TrainSettings(epochs=1, batch_size=16, seed=4), progress=False).key
+    assert len({a, b, c, d}) == 4
+
+
+def test_cpu_training_is_repeatable(tmp_path, monkeypatch):
+    settings = train.TrainSettings(epochs=1, batch_size=16, seed=5)
+    models = []
+    for folder in ("a", "b"):
+        monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path / folder))
+        models.append(train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False))
+    assert not models[1].from_cache
+    for a, b in zip(models[0].model.state_dict().values(), models[1].model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_nan_loss_stops_with_step_and_terms(tmp_cache):
+    def exploding(model, x):
+        loss = model(x)[0].mean() * float("nan")
+        return {"loss": loss, "recon": loss.detach(), "kl": torch.tensor(0.5)}
+    exploding.describe = lambda: {"objective": "exploding"}
+    with pytest.raises(FloatingPointError, match=r"step 0 .*recon=nan.*kl=0.5"):
+        train.fit(SPEC, exploding, _data(), "unit-data",
+                  train.TrainSettings(epochs=1, batch_size=16), progress=False)
+    assert list(tmp_cache.iterdir()) == []
+
+
+def test_corrupt_cache_entry_is_reported(tmp_cache):
+    (tmp_cache / "deadbeef.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="delete it to retrain"):
+        cache.load("deadbeef")
