@@ -16,7 +16,7 @@ from repro_lib.paths import repo_root
 from repro_lib.results import result_path
 from repro_lib.scorecard import scorecard
 
-from browser import dump_dom
+from browser import class_present, dump_dom
 
 pytestmark = pytest.mark.slow
 
@@ -63,4 +63,5 @@ def test_book_builds_and_the_explorer_renders_offline(executed):
         assert (html / nb.with_suffix(".html")).exists(), nb
     assert (html / "book" / "scorecard.html").exists()
     dom = dump_dom(html / "notebooks" / "attribution_priors" / "6_explorer.html")
-    assert "widget-slider" in dom or "jupyter-widgets" in dom and "slider" in dom
+    assert class_present(dom, "widget-slider"), "the explorer's slider was not rendered"
+    assert class_present(dom, "widget-image"), "the explorer's image was not rendered"
