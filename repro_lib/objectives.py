@@ -27,6 +27,11 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1).mean()
 
 
+def _elbo_terms(recon, x, mu, logvar, beta: float) -> dict:
+    rec, kl = bernoulli_nll(recon, x), gaussian_kl(mu, logvar)
+    return {"loss": rec + beta * kl, "recon": rec, "kl": kl}
+
+
 def _describe(obj) -> dict:
     return {"objective": type(obj).__name__, **asdict(obj)}
 
@@ -39,8 +44,7 @@ class BetaVAE:
 
     def __call__(self, model, x):
         recon, mu, logvar, _ = model(x)
-        rec, kl = bernoulli_nll(recon, x), gaussian_kl(mu, logvar)
-        return {"loss": rec + self.beta * kl, "recon": rec, "kl": kl}
+        return _elbo_terms(recon, x, mu, logvar, self.beta)
 
     describe = _describe
 
@@ -139,8 +143,9 @@ class AttributionPrior:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
 
     def __call__(self, model, x):
-        terms = BetaVAE(self.beta)(model, x)
-        _, sal = latent_saliency(model.encode_mean, x, n_samples=self.n_samples,
+        recon, mu, logvar, _ = model(x)
+        terms = _elbo_terms(recon, x, mu, logvar, self.beta)
+        _, sal = latent_saliency(model.encode_mean, x, n_samples=self.n_samples, mu=mu,
                                  create_graph=self.path == "differentiable")
         omega = SALIENCY_PRIORS[self.prior](sal.sum(2))  # (B, K, H, W): channels summed
         terms["prior"] = omega

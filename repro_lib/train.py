@@ -67,7 +67,7 @@ def fit(spec: dict[str, Any], objective: Callable, x: torch.Tensor, data_id: str
     model = models.build(spec).to(device)
     history = train_loop(model, objective, x.to(device), settings, desc, progress)
     seconds = time.perf_counter() - start
-    meta = {"device": str(device), "n_train": int(len(x)), "torch": torch.__version__}
+    meta = {"device": str(device), "n_train": int(len(x)), "torch": str(torch.__version__)}
     cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                      "history": history, "seconds": seconds, "meta": meta})
     TRAINED_COUNT += 1

@@ -28,12 +28,19 @@ class BurgessEncoder(nn.Module):
             nn.Linear(conv * 4 * 4, hidden), nn.ReLU(),
             nn.Linear(hidden, hidden), nn.ReLU(),
         )
-        self.head = nn.Linear(hidden, 2 * latent_dim)
+        # Two heads rather than one 2K-unit layer cut in half: the same function
+        # class, but mu alone (what saliency explains) needs no slicing, which keeps
+        # double backpropagation through Gradient SHAP cheap.
+        self.mu_head = nn.Linear(hidden, latent_dim)
+        self.logvar_head = nn.Linear(hidden, latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.head(self.dense(self.convs(x)))
-        mu, logvar = h.view(-1, self.latent_dim, 2).unbind(-1)
-        return mu, logvar
+        h = self.dense(self.convs(x))
+        return self.mu_head(h), self.logvar_head(h)
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """mu(x) alone, (B, latent_dim)."""
+        return self.mu_head(self.dense(self.convs(x)))
 
 
 class BurgessDecoder(nn.Module):
@@ -72,7 +79,7 @@ class BurgessVAE(nn.Module):
         self.decoder = BurgessDecoder(latent_dim, channels)
 
     def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)[0]
+        return self.encoder.mean(x)
 
     def forward(self, x: torch.Tensor):
         mu, logvar = self.encoder(x)
