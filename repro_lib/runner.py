@@ -110,9 +110,23 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
             str(root / nb), str(target), parameters=parameters, cwd=str((root / nb).parent),
             kernel_name="python3", progress_bar=False, log_output=False,
         )
+        _hide_default_parameters(target)
         print(f"[repro_lib] {profile}: {nb} done in {time.perf_counter() - start:.0f} s", flush=True)
         done.append(target)
     return done
+
+
+def _hide_default_parameters(path: Path) -> None:
+    """Tag the notebook's own `parameters` cell `remove-cell` in its executed copy: the
+    book then shows only papermill's injected cell, i.e. the values actually used."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
 
 
 def build_book(profile: str) -> Path:
@@ -136,8 +150,8 @@ def build_book(profile: str) -> Path:
     for nb in notebooks_of() + [SCORECARD]:
         (stage / nb).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(executed / nb, stage / nb)
-    subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(stage),
-                    "--path-output", str(root)], check=True)
+    subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+                    "build", str(stage), "--path-output", str(root)], check=True)
     return root / "_build" / "html"
 
 

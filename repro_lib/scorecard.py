@@ -86,15 +86,20 @@ def scorecard(profile: str) -> pd.DataFrame:
 
 
 def to_html(table: pd.DataFrame) -> str:
-    """The scorecard as an HTML table with the verdict coloured."""
+    """The scorecard as HTML: one table per part, the verdict coloured."""
     colours = {"yes": "#d4edda", "no": "#f8d7da", "not run": "#eeeeee"}
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = []
-    for _, row in table.iterrows():
-        cells = "".join(
-            f'<td style="background:{colours[row["holds"]]}">{html.escape(str(v))}</td>'
-            if c == "holds" else f"<td>{html.escape(str(v))}</td>"
-            for c, v in row.items()
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f'<table class="scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    columns = [c for c in table.columns if c != "part"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    out = []
+    for part, rows in table.groupby("part", sort=False):
+        body = []
+        for _, row in rows.iterrows():
+            cells = "".join(
+                f'<td style="background:{colours[row["holds"]]}">{html.escape(str(row[c]))}</td>'
+                if c == "holds" else f"<td>{html.escape(str(row[c]))}</td>"
+                for c in columns
+            )
+            body.append(f"<tr>{cells}</tr>")
+        out.append(f'<h3>{html.escape(part)}</h3><table class="scorecard"><thead><tr>{head}</tr>'
+                   f'</thead><tbody>{"".join(body)}</tbody></table>')
+    return "".join(out)

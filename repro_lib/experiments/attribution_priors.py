@@ -75,12 +75,23 @@ def saliency_maps(model, x: torch.Tensor, n_samples: int = 5, batch_size: int = 
 
 
 def measure(model, splits: Splits, n_samples: int = 5) -> dict[str, float]:
-    """Test reconstruction error (nats/image) and the saliency metrics on the eval images."""
+    """Test reconstruction error (nats/image) and the saliency metrics on the eval images.
+
+    Besides the document's metrics: `tv_scale_free`, the total variation of each map
+    divided by the map's total saliency (so shrinking mu cannot lower it), `mu_abs`,
+    the mean |mu_j(x)|, and `dominant_share`, the share of all saliency held by the
+    most salient latent unit (1/K balanced, 1 collapsed).
+    """
     maps = saliency_maps(model, splits.eval, n_samples)
     share = maps.sum((0, 2, 3)) / maps.sum()
+    with torch.no_grad():
+        mu_abs = float(model.encode_mean(splits.eval).abs().mean())
+    mass = maps.sum((2, 3), keepdim=True).clamp_min(1e-30)
     return {
         "recon_test": reconstruction_error(model, splits.test),
         "tv": float(total_variation(maps)),
+        "tv_scale_free": float(total_variation(maps / mass)),
+        "mu_abs": mu_abs,
         "entropy": float(attribution_entropy(maps)),
         "pearson": float(pearson_correlation(maps)),
         "dominant_share": float(share.max()),
@@ -127,7 +138,8 @@ def trend(frame: pd.DataFrame, metric: str) -> float:
     return float(spearmanr(frame["lam"], frame[metric]).statistic)
 
 
-def summary(frame: pd.DataFrame, metrics=("recon_test", "tv", "entropy", "pearson")) -> pd.DataFrame:
+def summary(frame: pd.DataFrame,
+            metrics=("recon_test", "tv", "entropy", "pearson", "mu_abs", "dominant_share")) -> pd.DataFrame:
     """Mean and standard deviation of each metric per (model, lambda)."""
     return frame.groupby(["model", "lam"])[list(metrics)].agg(["mean", "std"]).round(4)
 
