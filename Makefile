@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup widget-js reproduce book test bench clean
+.PHONY: setup book-js reproduce book test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +21,16 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-widget-js:
-	bash tools/fetch_widget_js.sh
+book-js:
+	bash tools/fetch_book_js.sh
 
 reproduce: setup
 	$(PY) -m repro_lib run --profile $(PROFILE)
 
-book: setup widget-js reproduce
+book: setup book-js reproduce
 	$(PY) -m repro_lib book --profile $(PROFILE)
 
-test: setup widget-js
+test: setup book-js
 	$(PY) -m pytest
 
 bench: setup

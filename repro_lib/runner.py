@@ -130,7 +130,8 @@ def _hide_default_parameters(path: Path) -> None:
 
 
 def build_book(profile: str) -> Path:
-    """Assemble book sources with executed notebooks and run jupyter-book; returns _build/html."""
+    """Assemble book sources (config, toc, book/, _static/, _extra/) with the executed
+    notebooks in _build/book_src and run jupyter-book on it; returns _build/html."""
     check_profile(profile)
     root, executed = repo_root(), executed_dir(profile)
     missing = [str(nb) for nb in notebooks_of() + [SCORECARD] if not (executed / nb).exists()]
@@ -144,7 +145,7 @@ def build_book(profile: str) -> Path:
     stage.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    for folder in ("book", "_static"):
+    for folder in ("book", "_static", "_extra"):
         if (root / folder).exists():
             shutil.copytree(root / folder, stage / folder)
     for nb in notebooks_of() + [SCORECARD]:

@@ -24,7 +24,7 @@ page), so keep them small: the default dpi is 70.
 
 The static page needs the widget state saved in the notebook (papermill and
 nbclient do so by default) and ``_static/html-manager/embed.js`` (fetched by
-``tools/fetch_widget_js.sh``); see ``_config.yml``.
+``tools/fetch_book_js.sh``); see ``_config.yml``.
 """
 from __future__ import annotations
 

@@ -164,15 +164,15 @@ def _widget_js_static(tmp_path: Path) -> Path:
     if shutil.which("npm") is None:
         pytest.skip(
             "no _static/html-manager/embed.js and no npm to fetch it: "
-            "install npm and run tools/fetch_widget_js.sh"
+            "install npm and run tools/fetch_book_js.sh"
         )
     static = tmp_path / "_static"
     proc = subprocess.run(
-        ["bash", str(REPO / "tools" / "fetch_widget_js.sh"), str(static)],
+        ["bash", str(REPO / "tools" / "fetch_book_js.sh"), str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:
-        pytest.skip(f"tools/fetch_widget_js.sh failed (offline?):\n{proc.stderr[-2000:]}")
+        pytest.skip(f"tools/fetch_book_js.sh failed (offline?):\n{proc.stderr[-2000:]}")
     return static
 
 
@@ -250,6 +250,8 @@ def _make_book(book: Path, static: Path) -> Path:
     (book / "book" / "references.bib").write_text("")  # _config.yml's bibtex_bibfiles
     (book / "_toc.yml").write_text("format: jb-book\nroot: explorer\n")
     shutil.copytree(static, book / "_static")
+    if (static.parent / "_extra").is_dir():  # MathJax, named by _config.yml's html_extra_path
+        shutil.copytree(static.parent / "_extra", book / "_extra")
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Explorer\n\nA precomputed widget."),
