@@ -267,9 +267,7 @@ with $\\lambda$ (Figure 4).
     params(KN),
     setup("4_2_entropy_prior", KN),
     code("""
-base = ap.baseline(splits, s)
-sweep = ap.sweep(splits, s, "entropy", s.entropy_lambdas, s.runs_per_lambda)
-frame = pd.concat([base, sweep], ignore_index=True)
+sweep, frame = ap.prior_sweep(splits, s, "entropy", s.entropy_lambdas)
 ap.summary(frame)
 """),
     md("""
@@ -300,8 +298,7 @@ print("share of all saliency held by the most salient latent, per run:", at1.dom
     code("""
 plots.metric_boxplots(frame, ["recon_test"], title="Figure 4: entropy prior, test reconstruction loss (nats/image)")
 plt.show()
-numbers = {name: ap.trend(frame, metric) for name, metric in
-           [("entropy_trend", "entropy"), ("pearson_trend", "pearson"), ("recon_trend", "recon_test")]}
+numbers = ap.trends(frame)
 numbers["dominant_share_lambda1"] = float(at1.dominant_share.mean())
 display(pd.DataFrame({"paper": ["falls", "rises", "rises", "one latent holds almost all"],
                       "ours": [f"Spearman rho {numbers['entropy_trend']:+.2f}", f"rho {numbers['pearson_trend']:+.2f}",
@@ -337,9 +334,7 @@ plain VAE and of the $\\lambda=10$ model look alike (Figure 7).
     params(KN),
     setup("4_3_pearson_prior", KN),
     code("""
-base = ap.baseline(splits, s)
-sweep = ap.sweep(splits, s, "pearson", s.pearson_lambdas, s.runs_per_lambda)
-frame = pd.concat([base, sweep], ignore_index=True)
+sweep, frame = ap.prior_sweep(splits, s, "pearson", s.pearson_lambdas)
 ap.summary(frame)
 """),
     md("""
@@ -378,10 +373,9 @@ the minibatch-weighted-sampling estimator) and measure them the same way.
     code("""
 disentangled = ap.disentangled_baselines(splits, s)
 top_rows = sweep[sweep.lam == top]
-comparison = pd.concat([base.assign(model="VAE"), disentangled, top_rows.assign(model=f"Pearson prior, lambda={top}")])
+comparison = pd.concat([frame[frame.lam == 0], disentangled, top_rows.assign(model=f"Pearson prior, lambda={top}")])
 display(comparison.groupby("model")[["pearson", "entropy", "recon_test"]].agg(["mean", "std"]).round(3))
-numbers = {name: ap.trend(frame, metric) for name, metric in
-           [("entropy_trend", "entropy"), ("pearson_trend", "pearson"), ("recon_trend", "recon_test")]}
+numbers = ap.trends(frame)
 numbers["pearson_at_max_lambda"] = float(top_rows.pearson.mean())
 numbers["below_beta_and_tc"] = bool(top_rows.pearson.mean() < disentangled.groupby("model").pearson.mean().min())
 numbers["max_dominant_share"] = float(sweep.dominant_share.max())

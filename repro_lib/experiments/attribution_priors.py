@@ -112,6 +112,13 @@ def sweep(splits: Splits, s, prior: str | None, lambdas, runs: int, path: str = 
     return pd.DataFrame(rows)
 
 
+def prior_sweep(splits: Splits, s, prior: str, lambdas) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plain VAE's runs and `s.runs_per_lambda` runs of `prior` at each lambda:
+    (sweep rows, sweep and plain VAE rows together)."""
+    sweep_rows = sweep(splits, s, prior, lambdas, s.runs_per_lambda)
+    return sweep_rows, pd.concat([baseline(splits, s), sweep_rows], ignore_index=True)
+
+
 def baseline(splits: Splits, s) -> pd.DataFrame:
     """The plain VAE (lambda = 0), `s.baseline_runs` seeds."""
     return sweep(splits, s, None, [0.0], s.baseline_runs, label="VAE")
@@ -136,6 +143,12 @@ def trend(frame: pd.DataFrame, metric: str) -> float:
     if frame["lam"].nunique() < 2:
         return float("nan")
     return float(spearmanr(frame["lam"], frame[metric]).statistic)
+
+
+def trends(frame: pd.DataFrame) -> dict[str, float]:
+    """Spearman trends with lambda of entropy, Pearson and test loss (see `trend`)."""
+    return {"entropy_trend": trend(frame, "entropy"), "pearson_trend": trend(frame, "pearson"),
+            "recon_trend": trend(frame, "recon_test")}
 
 
 def summary(frame: pd.DataFrame,
