@@ -33,7 +33,10 @@ def _elbo_terms(recon, x, mu, logvar, beta: float) -> dict:
 
 
 def _describe(obj) -> dict:
-    return {"objective": type(obj).__name__, **asdict(obj)}
+    """Class name and fields; fields left at None are omitted, so adding an optional
+    field does not change the cache keys of models trained before it existed."""
+    return {"objective": type(obj).__name__,
+            **{k: v for k, v in asdict(obj).items() if v is not None}}
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,9 @@ class AttributionPrior:
     `prior` picks Omega: "tv" (Eq. 2), "entropy" (Eqs. 5-7), "pearson" (Eqs. 8-9).
     `path`: "faithful" = the author's code, where the attributions carry no graph
     and the prior's gradient reaches the weights only through mu_j; "differentiable"
-    = through the attributions too (double backpropagation).
+    = through the attributions too (double backpropagation). `prior_batch`: if set,
+    Omega is estimated on the first `prior_batch` images of each (shuffled) batch
+    instead of all of them, a cheaper estimate of the same expectation over images.
     """
 
     prior: str
@@ -133,6 +138,7 @@ class AttributionPrior:
     path: str = "faithful"
     n_samples: int = 5
     beta: float = 1.0
+    prior_batch: int | None = None
 
     def __post_init__(self):
         if self.prior not in SALIENCY_PRIORS:
@@ -141,11 +147,14 @@ class AttributionPrior:
             raise ValueError(f"path must be one of {GRADIENT_PATHS}, got {self.path!r}")
         if self.lam < 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
+        if self.prior_batch is not None and self.prior_batch < 2:
+            raise ValueError(f"prior_batch must be >= 2 images (or None), got {self.prior_batch}")
 
     def __call__(self, model, x):
         recon, mu, logvar, _ = model(x)
         terms = _elbo_terms(recon, x, mu, logvar, self.beta)
-        _, sal = latent_saliency(model.encode_mean, x, n_samples=self.n_samples, mu=mu,
+        part = slice(None, self.prior_batch)
+        _, sal = latent_saliency(model.encode_mean, x[part], n_samples=self.n_samples, mu=mu[part],
                                  create_graph=self.path == "differentiable")
         omega = SALIENCY_PRIORS[self.prior](sal.sum(2))  # (B, K, H, W): channels summed
         terms["prior"] = omega

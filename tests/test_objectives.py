@@ -56,3 +56,27 @@ def test_beta_tcvae_matches_loop_and_decomposition():
             joint, prod = _loop_log_qz(z, mu, logvar, 100)
             assert torch.allclose(t["tc"], (joint - prod).mean(), atol=1e-4)
             assert torch.allclose(t["mi"], (log_qz_x - joint).mean(), atol=1e-4)
+
+
+def test_attribution_prior_terms_and_prior_batch():
+    from repro_lib.attribution import latent_saliency
+    from repro_lib.metrics.saliency import pearson_correlation
+    from repro_lib.objectives import AttributionPrior
+
+    torch.manual_seed(3)
+    model, x = BurgessVAE(3), torch.rand(8, 1, 32, 32)
+    model.eval()  # z = mu: the ELBO part is deterministic
+    torch.manual_seed(4)
+    full = AttributionPrior("pearson", 2.0)(model, x)
+    assert torch.allclose(full["loss"], full["recon"] + full["kl"] + 2.0 * full["prior"])
+    torch.manual_seed(4)
+    same = AttributionPrior("pearson", 2.0, prior_batch=8)(model, x)
+    assert torch.allclose(same["prior"], full["prior"])
+    torch.manual_seed(4)
+    sub = AttributionPrior("pearson", 2.0, prior_batch=3)(model, x)
+    torch.manual_seed(4)
+    _, sal = latent_saliency(model.encode_mean, x[:3], n_samples=5)
+    assert torch.allclose(sub["prior"], pearson_correlation(sal.sum(2)))
+    assert AttributionPrior("tv", 1.0).describe() == {
+        "objective": "AttributionPrior", "prior": "tv", "lam": 1.0, "path": "faithful",
+        "n_samples": 5, "beta": 1.0}

@@ -1,0 +1,1 @@
+"""Simulators that generate the book's synthetic data (seeded, deterministic)."""
