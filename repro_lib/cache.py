@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .paths import repo_root
+from .paths import repo_root, temporary_beside
 
 CACHE_FORMAT = 1
 
@@ -57,8 +56,7 @@ def load(key: str) -> dict[str, Any] | None:
 def save(key: str, payload: dict[str, Any]) -> Path:
     """Store `payload` (tensors, numbers, strings, lists, dicts) atomically."""
     path = path_of(key)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-    os.close(fd)
+    tmp = temporary_beside(path)
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)

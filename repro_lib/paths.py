@@ -22,12 +22,23 @@ def repo_root() -> Path:
     )
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
+def temporary_beside(path: Path) -> str:
+    """A new empty temporary file next to `path` (same filesystem, so os.replace is
+    atomic), with the permissions a plain new file would get (mkstemp's are 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return tmp
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    tmp = temporary_beside(path)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(tmp, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
     finally:
