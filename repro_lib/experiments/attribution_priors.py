@@ -48,11 +48,14 @@ def load_splits(s) -> Splits:
     return Splits(train.to(device), test.to(device), test[: s.n_eval].to(device), data_id)
 
 
-def objective_for(prior: str | None, lam: float, path: str = "faithful", n_samples: int = 5):
-    """The plain VAE when `prior` is None or `lam` == 0, else the prior's objective."""
+def objective_for(s, prior: str | None, lam: float, path: str = "faithful"):
+    """The plain VAE when `prior` is None or `lam` == 0, else the prior's objective
+    with the profile's Gradient SHAP samples and prior batch (None: the whole batch)."""
     if prior is None or lam == 0:
         return BetaVAE(1.0)
-    return AttributionPrior(prior, float(lam), path=path, n_samples=n_samples)
+    prior_batch = None if s.prior_batch >= s.batch_size else s.prior_batch
+    return AttributionPrior(prior, float(lam), path=path, n_samples=s.gs_samples,
+                            prior_batch=prior_batch)
 
 
 def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult:
@@ -104,7 +107,7 @@ def sweep(splits: Splits, s, prior: str | None, lambdas, runs: int, path: str = 
     rows = []
     jobs = [(lam, seed) for lam in lambdas for seed in range(runs)]
     for lam, seed in tqdm(jobs, desc=f"{label or prior} sweep", leave=False):
-        objective = objective_for(prior, lam, path, s.gs_samples)
+        objective = objective_for(s, prior, lam, path)
         result = train_model(splits, s, objective, seed, desc=f"{prior} lam={lam} seed={seed}")
         rows.append({"model": label or prior or "VAE", "prior": prior or "none", "lam": lam,
                      "seed": seed, "path": path, "train_seconds": result.seconds,
@@ -165,5 +168,5 @@ def example_images(splits: Splits, count: int = 4) -> torch.Tensor:
 def load_model(splits: Splits, s, prior: str | None, lam: float, seed: int = 0,
                path: str = "faithful"):
     """The trained model of one configuration (from the cache after a sweep)."""
-    objective = objective_for(prior, lam, path, s.gs_samples)
+    objective = objective_for(s, prior, lam, path)
     return train_model(splits, s, objective, seed, desc=f"{prior} lam={lam} seed={seed}").model
