@@ -36,6 +36,7 @@ test: setup book-js
 bench: setup
 	$(PY) benchmarks/bench_attribution.py
 	$(PY) benchmarks/bench_prior_step.py
+	$(PY) benchmarks/bench_fire.py
 
 clean:
 	rm -rf _build results

@@ -74,3 +74,97 @@ def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], terms: S
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------- firebreaks
+
+def show_layout(ax, layout, background=None, burned=None, title: str = "") -> None:
+    """One 20x20 layout on axis `ax`: firebreaks black; optional `background` (e.g.
+    elevation, greens) and `burned` cells (orange)."""
+    layout = _np(layout).reshape(_np(layout).shape[-2:])
+    h, w = layout.shape
+    rgb = np.ones((h, w, 3))
+    if background is not None:
+        bg = _np(background)
+        bg = (bg - bg.min()) / max(float(bg.max() - bg.min()), 1e-9)
+        rgb = plt.get_cmap("Greens")(0.25 + 0.5 * bg)[..., :3]
+    if burned is not None:
+        rgb[_np(burned).astype(bool)] = (0.95, 0.45, 0.1)
+    rgb[layout > 0.5] = (0.0, 0.0, 0.0)
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def layouts_figure(layouts, titles: Sequence[str], background=None, burned=None,
+                   ncols: int = 5, title: str = "", size: float = 1.9) -> plt.Figure:
+    """A grid of layouts (see `show_layout`), with optional per-layout burned maps."""
+    n = len(layouts)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            show_layout(ax, layouts[i], background, None if burned is None else burned[i], titles[i])
+        else:
+            ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def interpolation_figure(frame: pd.DataFrame, title: str = "", annotate_changes: bool = False,
+                         ax=None) -> plt.Figure:
+    """Simulated and predicted fitness along an interpolation (columns alpha, simulated,
+    predicted[, cells_changed]); with `annotate_changes` the number of changed cells is
+    written above each predicted point (the report's Figure 6)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    else:
+        fig = ax.figure
+    ax.plot(frame.alpha, frame.simulated, "o-", label="simulated")
+    ax.plot(frame.alpha, frame.predicted, "s--", label="predicted (head)")
+    if annotate_changes:
+        for a, p, c in zip(frame.alpha, frame.predicted, frame.cells_changed):
+            ax.annotate(str(c), (a, p), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set_xlabel("alpha (1 = lowest-fitness layout A, 0 = highest B)")
+    ax.set_ylabel("fitness")
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def band_figure(frame: pd.DataFrame, x: str, y: str, group: str, title: str = "",
+                ylabel: str = "", ax=None) -> plt.Figure:
+    """Mean of `y` against `x` per `group`, with a +-1 std band over the other rows."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+    else:
+        fig = ax.figure
+    for name, rows in frame.groupby(group, sort=False):
+        stats = rows.groupby(x)[y].agg(["mean", "std"]).fillna(0.0)
+        ax.plot(stats.index, stats["mean"], label=str(name))
+        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.15)
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel or y)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_figure(embeddings: Mapping[str, np.ndarray], colour, title: str = "",
+                     label: str = "simulated fitness") -> plt.Figure:
+    """Scatter plots of 2-D embeddings side by side, coloured by `colour`."""
+    names = list(embeddings)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        e = embeddings[name]
+        sc = ax.scatter(e[:, 0], e[:, 1], c=_np(colour), s=3, cmap="viridis")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), label=label, shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return fig

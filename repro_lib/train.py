@@ -3,7 +3,7 @@
 `fit(spec, objective, x, data_id, settings)` returns a trained model: loaded
 from the cache when the same (model spec, objective, data, settings, seed) was
 trained before, trained and stored otherwise. Training data is one tensor on
-the device, sliced per batch; a seeded generator fixes the batch order, and the
+the device (or a tuple of tensors, e.g. images and labels, sliced together), sliced per batch; a seeded generator fixes the batch order, and the
 global torch seed fixes initialisation and sampling, so CPU runs repeat exactly.
 """
 from __future__ import annotations
@@ -46,13 +46,35 @@ class FitResult:
 TRAINED_COUNT = 0
 
 
-def fit(spec: dict[str, Any], objective: Callable, x: torch.Tensor, data_id: str,
-        settings: TrainSettings, desc: str = "train", progress: bool = True) -> FitResult:
+Data = "torch.Tensor | tuple[torch.Tensor, ...]"
+
+
+def _to(x, device):
+    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+
+
+def _rows(x, index):
+    return tuple(t[index] for t in x) if isinstance(x, tuple) else x[index]
+
+
+def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
+        settings: TrainSettings, desc: str = "train", progress: bool = True,
+        val: Data | None = None) -> FitResult:
     """Train `models.build(spec)` on images `x` (N, ...) to minimise `objective`,
     or load it from the cache. `data_id` must identify the exact data (e.g. the
-    dataset fingerprint plus the subset taken)."""
-    key = cache.key_of({"model": spec, "objective": objective.describe(),
-                        "data": data_id, "train": asdict(settings)})
+    dataset fingerprint plus the subset taken), including `val` when given.
+
+    `x` may be a tuple of tensors with the same first dimension (e.g. images and
+    labels): batches are then tuples, passed to the objective as they are. With
+    `val` (same form), every term of the objective on it is recorded once per epoch
+    as `history["val_<term>"]` (model in eval mode, no gradients).
+    An objective with a `param_groups(model, lr)` method gets one Adam optimiser
+    per returned group (`{"params": [...], "lr": ...}`)."""
+    description = {"model": spec, "objective": objective.describe(),
+                   "data": data_id, "train": asdict(settings)}
+    if val is not None:
+        description["validated"] = True
+    key = cache.key_of(description)
     device = get_device()
     stored = cache.load(key)
     if stored is not None:
@@ -65,9 +87,11 @@ def fit(spec: dict[str, Any], objective: Callable, x: torch.Tensor, data_id: str
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
     model = models.build(spec).to(device)
-    history = train_loop(model, objective, x.to(device), settings, desc, progress)
+    history = train_loop(model, objective, _to(x, device), settings, desc, progress,
+                         val=None if val is None else _to(val, device))
     seconds = time.perf_counter() - start
-    meta = {"device": str(device), "n_train": int(len(x)), "torch": str(torch.__version__)}
+    n_train = len(x[0]) if isinstance(x, tuple) else len(x)
+    meta = {"device": str(device), "n_train": int(n_train), "torch": str(torch.__version__)}
     cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                      "history": history, "seconds": seconds, "meta": meta})
     TRAINED_COUNT += 1
@@ -75,18 +99,23 @@ def fit(spec: dict[str, Any], objective: Callable, x: torch.Tensor, data_id: str
     return FitResult(model, history, key, False, seconds, meta)
 
 
-def train_loop(model: torch.nn.Module, objective: Callable, x: torch.Tensor,
-               settings: TrainSettings, desc: str = "train", progress: bool = True
-               ) -> dict[str, list[float]]:
+def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
+               settings: TrainSettings, desc: str = "train", progress: bool = True,
+               val: Data | None = None) -> dict[str, list[float]]:
     """Adam over shuffled minibatches of `x` for `settings.epochs` epochs.
 
-    Returns every loss term per step. A non-finite loss stops the run with the
-    step and the value of each term.
+    Returns every loss term per step (and per epoch on `val`, see `fit`). A
+    non-finite loss stops the run with the step and the value of each term.
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr,
-                                 weight_decay=settings.weight_decay)
+    if hasattr(objective, "param_groups"):
+        optimisers = [torch.optim.Adam(g["params"], lr=g["lr"], weight_decay=settings.weight_decay)
+                      for g in objective.param_groups(model, settings.lr)]
+    else:
+        optimisers = [torch.optim.Adam(model.parameters(), lr=settings.lr,
+                                       weight_decay=settings.weight_decay)]
     order = torch.Generator().manual_seed(settings.seed)
-    n = len(x)
+    n = len(x[0]) if isinstance(x, tuple) else len(x)
+    device = x[0].device if isinstance(x, tuple) else x.device
     steps_per_epoch = max(1, n // settings.batch_size)  # drop the last partial batch
     history: dict[str, list[float]] = {}
     model.train()
@@ -94,9 +123,9 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: torch.Tensor,
                leave=False, mininterval=1.0)
     step = 0
     for epoch in range(settings.epochs):
-        perm = torch.randperm(n, generator=order).to(x.device)
+        perm = torch.randperm(n, generator=order).to(device)
         for b in range(steps_per_epoch):
-            xb = x[perm[b * settings.batch_size : (b + 1) * settings.batch_size]]
+            xb = _rows(x, perm[b * settings.batch_size : (b + 1) * settings.batch_size])
             terms = objective(model, xb)
             loss = terms["loss"]
             if not torch.isfinite(loss):
@@ -105,15 +134,36 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: torch.Tensor,
                     f"{desc}: loss is not finite at step {step} (epoch {epoch}): {values}; "
                     "lower the learning rate or the prior weight"
                 )
-            optimiser.zero_grad(set_to_none=True)
+            for optimiser in optimisers:
+                optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimiser.step()
+            for optimiser in optimisers:
+                optimiser.step()
             for name, value in terms.items():
                 history.setdefault(name, []).append(float(value.detach()))
             step += 1
             bar.update()
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{history['loss'][-1]:.1f}")
+        if val is not None:
+            model.eval()
+            with torch.no_grad():
+                for name, value in _evaluate(objective, model, val, settings.batch_size).items():
+                    history.setdefault(f"val_{name}", []).append(value)
+            model.train()
     bar.close()
     model.eval()
     return history
+
+
+def _evaluate(objective: Callable, model: torch.nn.Module, data: Data, batch_size: int
+              ) -> dict[str, float]:
+    """Mean of each term of `objective` over `data`, in batches (weighted by batch size)."""
+    n = len(data[0]) if isinstance(data, tuple) else len(data)
+    totals: dict[str, float] = {}
+    for start in range(0, n, batch_size):
+        index = slice(start, min(n, start + batch_size))
+        terms = objective(model, _rows(data, index))
+        for name, value in terms.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * (index.stop - start)
+    return {name: total / n for name, total in totals.items()}

@@ -1,6 +1,5 @@
 """The fire-spread simulator: hand-made grids, the reference search, the top-20 projection."""
 import numpy as np
-import pytest
 import torch
 
 from repro_lib.simulators import fire

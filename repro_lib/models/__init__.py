@@ -6,9 +6,12 @@ from typing import Any
 from torch import nn
 
 from .burgess import BurgessVAE
+from .ccvae import FireCCVAE, FireVAE
 
 FAMILIES: dict[str, type[nn.Module]] = {
     "burgess_vae": BurgessVAE,
+    "fire_vae": FireVAE,
+    "fire_ccvae": FireCCVAE,
 }
 
 

@@ -194,8 +194,9 @@ def reference_fitness(layouts: np.ndarray, scen: Scenarios) -> np.ndarray:
     """Fitness of each layout (N, H, W) by the reference search: mean non-burned share."""
     layouts = np.asarray(layouts, dtype=bool).reshape(-1, *scen.open.shape[-2:])
     cells = layouts[0].size
-    return np.array([1.0 - np.mean([reference_burned(lay, scen, i).sum() / cells
-                                    for i in range(len(scen))]) for lay in layouts])
+    burned = [sum(int(reference_burned(lay, scen, i).sum()) for i in range(len(scen)))
+              for lay in layouts]
+    return 1.0 - np.array(burned, dtype=np.float64) / (len(scen) * cells)
 
 
 # ---------------------------------------------------------------------------- vectorised
@@ -213,9 +214,6 @@ def _pack(bits: torch.Tensor) -> torch.Tensor:
     return out.movedim(0, -1).contiguous()
 
 
-_POPCOUNT = torch.tensor([bin(i).count("1") for i in range(256)], dtype=torch.int16)
-
-
 class FireSimulator:
     """Vectorised spread of many layouts in K shared scenarios (torch, on `device`).
 
@@ -224,7 +222,7 @@ class FireSimulator:
     """
 
     def __init__(self, scen: Scenarios, device: torch.device | str | None = None,
-                 batch_size: int = 256, threads: int | None = 1):
+                 batch_size: int = 128, threads: int | None = 1):
         self.scen = scen
         self.threads = threads
         self.device = torch.device(device) if device is not None else get_device()
@@ -238,7 +236,6 @@ class FireSimulator:
         ign = torch.zeros((k, h * w), dtype=torch.bool)
         ign[torch.arange(k), torch.as_tensor(scen.ignition)] = True
         self.ignition = _pack(ign).reshape(-1).to(self.device)  # (H*W*words,)
-        self.popcount = _POPCOUNT.to(self.device)
         self.duration = scen.duration
 
     @contextlib.contextmanager
@@ -267,18 +264,31 @@ class FireSimulator:
         not_fb = not_fb.repeat_interleave(nw, dim=1)
         burned = self.ignition.unsqueeze(0) & not_fb
         o_s, o_n, o_e, o_w = self.open
-        new = torch.empty_like(burned)
-        for _ in range(self.duration):
+        new, tmp = torch.empty_like(burned), torch.empty_like(burned)
+        # (destination slice, source slice, open words of the destination) per direction
+        moves = ((slice(row, None), slice(None, -row), o_s[row:]),     # south, from the row above
+                 (slice(None, -row), slice(row, None), o_n[:-row]),    # north, from the row below
+                 (slice(nw, None), slice(None, -nw), o_e[nw:]),        # east, from the west neighbour
+                 (slice(None, -nw), slice(nw, None), o_w[:-nw]))       # west, from the east neighbour
+        for step in range(self.duration):
             new.copy_(burned)
-            new[:, row:] |= burned[:, :-row] & o_s[row:]     # spread south, from the row above
-            new[:, :-row] |= burned[:, row:] & o_n[:-row]    # north, from the row below
-            new[:, nw:] |= burned[:, :-nw] & o_e[nw:]        # east, from the west neighbour
-            new[:, :-nw] |= burned[:, nw:] & o_w[:-nw]       # west, from the east neighbour
+            for dst, src, opened in moves:
+                t = tmp[:, dst]
+                torch.bitwise_and(burned[:, src], opened, out=t)
+                new[:, dst] |= t
             new &= not_fb
-            if torch.equal(new, burned):
-                break
             burned, new = new, burned
+            if step % 4 == 3 and torch.equal(new, burned):  # no cell caught fire: done
+                break
         return burned
+
+    @staticmethod
+    def _popcount(words: torch.Tensor) -> torch.Tensor:
+        """Set bits of int64 words (SWAR), summed over the last dimension."""
+        x = words - ((words >> 1) & 0x5555555555555555)
+        x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+        x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+        return x.view(torch.uint8).reshape(*words.shape[:-1], -1).sum(-1, dtype=torch.int64)
 
     def burned_counts(self, layouts) -> torch.Tensor:
         """Burned cells per layout and scenario, (N, K) int64."""
@@ -300,8 +310,8 @@ class FireSimulator:
         out = []
         for start in range(0, len(layouts), self.batch_size):
             words = self._spread(layouts[start : start + self.batch_size])
-            bytes_ = words.view(torch.uint8).reshape(words.shape[0], -1)
-            burned = self.popcount[bytes_.long()].sum(1, dtype=torch.int64)
+            with self._threads():
+                burned = self._popcount(words)
             out.append(1.0 - burned.double() / (self.k * self.h * self.w))
         return torch.cat(out)
 
