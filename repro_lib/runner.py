@@ -27,14 +27,31 @@ from .profiles import PARTS, PROFILE_NAMES, check_part, check_profile, settings
 SCORECARD = Path("book/scorecard.ipynb")
 
 
+def _toc_files() -> list[str]:
+    """Every `file:` entry of _toc.yml, in reading order (without suffix)."""
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                yield str(node["file"])
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+    return list(walk(yaml.safe_load((repo_root() / "_toc.yml").read_text())))
+
+
 def notebooks_of(part: str | None = None) -> list[Path]:
-    """Notebook paths (relative to the repo root) of one part or of all parts, in reading order."""
+    """Notebook paths (relative to the repo root) of one part or of all parts, in the
+    book's reading order (_toc.yml); notebooks missing from the toc come last, by name."""
     root = repo_root()
+    order = {name: i for i, name in enumerate(_toc_files())}
     parts = [part] if part else list(PARTS)
     found = []
     for name in parts:
         check_part(name)
-        found += sorted(p.relative_to(root) for p in (root / "notebooks" / name).glob("*.ipynb"))
+        paths = [p.relative_to(root) for p in (root / "notebooks" / name).glob("*.ipynb")]
+        found += sorted(paths, key=lambda p: (order.get(str(p.with_suffix("")), len(order)), p.name))
     return found
 
 
@@ -181,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(build_book(args.profile))
         else:
             for nb in notebooks_of():
-                print(nb, parameters_of(nb))
+                print(f"{nb}\n    parameters: {', '.join(parameters_of(nb))}")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
