@@ -18,8 +18,10 @@ def saliency_figure(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
                     title: str = "", cmap: str = "hot") -> plt.Figure:
     """Images (N, 1, H, W) and, for each model, its latent saliency maps (N, K, H, W).
 
-    One row per (model, image): the image, then one panel per latent unit. Each
-    map is scaled to its own maximum, as in the document's figures.
+    One row per (model, image): the image, then one panel per latent unit. The
+    panels of a row share one colour scale (the row's largest saliency), so a latent
+    unit that the image barely moves shows dark, as the dormant units of the
+    document's Figure 3 do.
     """
     names = list(maps)
     n, k = images.shape[0], next(iter(maps.values())).shape[1]
@@ -30,8 +32,9 @@ def saliency_figure(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
             row = axes[m * n + i]
             row[0].imshow(_np(images[i, 0]), cmap="gray")
             row[0].set_ylabel(name if i == 0 else "", fontsize=8)
+            top = float(maps[name][i].max()) or 1.0
             for j in range(k):
-                row[j + 1].imshow(_np(maps[name][i, j]), cmap=cmap)
+                row[j + 1].imshow(_np(maps[name][i, j]), cmap=cmap, vmin=0.0, vmax=top)
                 if m == 0 and i == 0:
                     row[j + 1].set_title(f"latent {j + 1}", fontsize=9)
             for ax in row:
