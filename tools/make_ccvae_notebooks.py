@@ -1,31 +1,15 @@
 """Write the CCVAE-firebreak notebooks (document 004) from the cell texts below.
 Run: python tools/make_ccvae_notebooks.py"""
+import sys
 from pathlib import Path
 
-import nbformat as nbf
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbgen import code, md, params  # noqa: E402
+from nbgen import write as write_notebook  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PART_DIR = ROOT / "notebooks" / "ccvae_firebreak"
+PART = "ccvae_firebreak"
 DATA_KN = ["n_data"]
 MODEL_KN = ["n_data", "epochs", "batch_size", "lr", "alpha", "channels"]
-
-
-def md(text):
-    return nbf.v4.new_markdown_cell(text.strip())
-
-
-def code(text, tags=()):
-    cell = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
-
-
-def params(knobs):
-    lines = ['profile = "cpu"  # smoke | cpu | full: sizes come from repro_lib.profiles',
-             "# Knobs left at None take the profile's value."]
-    lines += [f"{k} = None" for k in knobs]
-    return code("\n".join(lines), tags=["parameters"])
 
 
 def setup(name, knobs, models=False):
@@ -58,13 +42,9 @@ print(f"profile {{profile}}: {{len(data.all_x)}} layouts ({{len(data.train_x)}} 
 {train}""")
 
 
+
 def write(name, cells):
-    nb = nbf.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    PART_DIR.mkdir(parents=True, exist_ok=True)
-    nbf.write(nb, PART_DIR / f"{name}.ipynb")
+    write_notebook(PART, name, cells)
 
 
 # ---------------------------------------------------------------- 2 method

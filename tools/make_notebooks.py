@@ -1,29 +1,13 @@
 """Write the attribution-priors notebooks from the cell texts below (kept so edits
 to shared boilerplate happen once). Run: python tools/make_notebooks.py"""
+import sys
 from pathlib import Path
 
-import nbformat as nbf
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbgen import code, md, params  # noqa: E402
+from nbgen import write as write_notebook  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PART_DIR = ROOT / "notebooks" / "attribution_priors"
-
-
-def md(text):
-    return nbf.v4.new_markdown_cell(text.strip())
-
-
-def code(text, tags=()):
-    cell = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
-
-
-def params(extra):
-    lines = ['profile = "cpu"  # smoke | cpu | full: sizes come from repro_lib.profiles',
-             "# Knobs left at None take the profile's value."]
-    lines += [f"{k} = None" for k in extra]
-    return code("\n".join(lines), tags=["parameters"])
+PART = "attribution_priors"
 
 
 def setup(name, knobs):
@@ -51,13 +35,9 @@ print(f"profile {{profile}}: {{len(splits.train)}} training and {{len(splits.tes
 """)
 
 
+
 def write(name, cells):
-    nb = nbf.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    PART_DIR.mkdir(parents=True, exist_ok=True)
-    nbf.write(nb, PART_DIR / f"{name}.ipynb")
+    write_notebook(PART, name, cells)
 
 
 # ---------------------------------------------------------------- 3_method
