@@ -30,8 +30,11 @@ def params(knobs):
 
 
 def write(part: str, name: str, cells) -> Path:
-    """Write notebooks/<part>/<name>.ipynb with the python3 kernelspec."""
+    """Write notebooks/<part>/<name>.ipynb with the python3 kernelspec. Cell ids are
+    the cell's position, so regenerating an unchanged notebook changes nothing."""
     nb = nbf.v4.new_notebook()
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i:02d}"
     nb.cells = cells
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
