@@ -37,6 +37,7 @@ bench: setup
 	$(PY) benchmarks/bench_attribution.py
 	$(PY) benchmarks/bench_prior_step.py
 	$(PY) benchmarks/bench_fire.py
+	$(PY) benchmarks/bench_attack.py
 
 clean:
 	rm -rf _build results

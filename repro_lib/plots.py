@@ -171,3 +171,49 @@ def embedding_figure(embeddings: Mapping[str, np.ndarray], colour, title: str = 
     fig.colorbar(sc, ax=axes[0].tolist(), label=label, shrink=0.8)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------------------- adversarial robustness
+
+def success_heatmaps(grids: Mapping[str, pd.DataFrame], title: str = "", vmax: float = 1.0) -> plt.Figure:
+    """Source x target attack-success grids (fractions; NaN diagonal) side by side, in percent."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(3.3 * len(grids), 3.2), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], grids.items()):
+        im = ax.imshow(100 * grid.to_numpy(dtype=float), vmin=0, vmax=100 * vmax, cmap="magma")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("target")
+        ax.set_ylabel("source")
+        ax.set_xticks(range(grid.shape[1]))
+        ax.set_yticks(range(grid.shape[0]))
+        ax.tick_params(labelsize=6)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="%")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def simplex_scatter(ax, points: np.ndarray, title: str = "", colour: str = "C0") -> None:
+    """Points on the 3-category probability simplex (N, 3), drawn in a triangle."""
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    xy = np.asarray(points) @ corners
+    ax.plot(*np.vstack([corners, corners[:1]]).T, color="grey", lw=0.8)
+    ax.scatter(xy[:, 0], xy[:, 1], s=3, alpha=0.3, color=colour)
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def interval_figure(frame: pd.DataFrame, label: str, title: str = "") -> plt.Figure:
+    """Horizontal mean +- confidence interval per row of `frame` (columns: `label`,
+    "mean difference", "ci_low", "ci_high"), with a line at 0."""
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(frame)))
+    y = np.arange(len(frame))
+    mean = frame["mean difference"].to_numpy(float)
+    low, high = frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float)
+    ax.errorbar(mean, y, xerr=[mean - low, high - mean], fmt="o", capsize=4)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(frame[label])
+    ax.set_xlabel("disentangled minus entangled (95% CI over seeds)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -69,7 +69,8 @@ def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
     `val` (same form), every term of the objective on it is recorded once per epoch
     as `history["val_<term>"]` (model in eval mode, no gradients).
     An objective with a `param_groups(model, lr)` method gets one Adam optimiser
-    per returned group (`{"params": [...], "lr": ...}`)."""
+    per returned group (`{"params": [...], "lr": ...}`); one with a true `wants_step`
+    attribute is called as `objective(model, batch, step=step)` (step = 0, 1, ...)."""
     description = {"model": spec, "objective": objective.describe(),
                    "data": data_id, "train": asdict(settings)}
     if val is not None:
@@ -126,7 +127,10 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
         perm = torch.randperm(n, generator=order).to(device)
         for b in range(steps_per_epoch):
             xb = _rows(x, perm[b * settings.batch_size : (b + 1) * settings.batch_size])
-            terms = objective(model, xb)
+            # An objective that declares `wants_step` (e.g. a capacity rising over training)
+            # gets the global step; others are called as objective(model, batch).
+            terms = (objective(model, xb, step=step) if getattr(objective, "wants_step", False)
+                     else objective(model, xb))
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())

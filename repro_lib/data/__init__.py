@@ -1,4 +1,5 @@
 """The book's data: a registry of checksummed files and loaders built on it."""
+from .celeba import load_celeba
 from .idx import read_idx
 from .mnist import load_mnist
 from .registry import (
@@ -22,6 +23,7 @@ __all__ = [
     "FileSpec",
     "fetch",
     "fingerprint",
+    "load_celeba",
     "load_mnist",
     "read_idx",
     "search_dirs",

@@ -111,6 +111,19 @@ REGISTRY: dict[str, DatasetSpec] = {
             "for Benchmarking Machine Learning Algorithms, arXiv:1708.07747, 2017. MIT licence."
         ),
     ),
+    # 2,000 aligned CelebA faces at 64x64 with the 40 attributes (../shared/data/README.md, 4a).
+    # No public mirror holds this subset: the address is CelebA's page, where the full set is.
+    "celeba_subset": DatasetSpec(
+        name="celeba_subset",
+        subdir="faces",
+        files=(FileSpec("celeba_subset.npz",
+                        "537151d253a7ff3b41839df9c336af85cb562453f90b96c764ad585c5489ca61",
+                        "http://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"),),
+        citation=(
+            "CelebA: Z. Liu, P. Luo, X. Wang, X. Tang, Deep Learning Face Attributes in the Wild, "
+            "ICCV 2015. Non-commercial research use only (CelebA agreement)."
+        ),
+    ),
 }
 
 # sha256 per (resolved path, size, mtime_ns, of content), so repeated fetches skip hashing.

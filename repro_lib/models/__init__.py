@@ -7,11 +7,14 @@ from torch import nn
 
 from .burgess import BurgessVAE
 from .ccvae import FireCCVAE, FireVAE
+from .joint_vae import JointVAE, MnistCNN
 
 FAMILIES: dict[str, type[nn.Module]] = {
     "burgess_vae": BurgessVAE,
     "fire_vae": FireVAE,
     "fire_ccvae": FireCCVAE,
+    "joint_vae": JointVAE,
+    "mnist_cnn": MnistCNN,
 }
 
 
