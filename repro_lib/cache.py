@@ -17,17 +17,14 @@ from typing import Any
 
 import torch
 
-from .paths import repo_root, temporary_beside
+from .paths import cache_folder, temporary_beside
 
 CACHE_FORMAT = 1
 
 
 def cache_dir() -> Path:
     """The folder that holds cached models (created on demand)."""
-    env = os.environ.get("REPRO_MODEL_CACHE")
-    path = Path(env) if env else repo_root() / ".cache" / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return cache_folder("models", "REPRO_MODEL_CACHE")
 
 
 def key_of(description: dict[str, Any]) -> str:
@@ -54,8 +51,12 @@ def load(key: str) -> dict[str, Any] | None:
 
 
 def save(key: str, payload: dict[str, Any]) -> Path:
-    """Store `payload` (tensors, numbers, strings, lists, dicts) atomically."""
-    path = path_of(key)
+    """Store `payload` (tensors, numbers, strings, lists, dicts) atomically under `key`."""
+    return save_atomic(path_of(key), payload)
+
+
+def save_atomic(path: Path, payload: dict[str, Any]) -> Path:
+    """torch.save `payload` to `path` through a temporary file and a rename."""
     tmp = temporary_beside(path)
     try:
         torch.save(payload, tmp)

@@ -22,6 +22,14 @@ def repo_root() -> Path:
     )
 
 
+def cache_folder(name: str, env_var: str) -> Path:
+    """`$<env_var>` if set, else `<repo>/.cache/<name>`; created on demand."""
+    env = os.environ.get(env_var)
+    path = Path(env) if env else repo_root() / ".cache" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def temporary_beside(path: Path) -> str:
     """A new empty temporary file next to `path` (same filesystem, so os.replace is
     atomic), with the permissions a plain new file would get (mkstemp's are 0600)."""

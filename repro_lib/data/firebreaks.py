@@ -9,24 +9,20 @@ description, so a second call (any notebook, any process) loads it.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
-from ..cache import key_of
-from ..paths import repo_root
+from ..cache import key_of, save_atomic
+from ..paths import cache_folder
 from ..simulators import fire
 
 FORMAT = 1
 
 
 def data_cache_dir() -> Path:
-    env = os.environ.get("REPRO_DATA_CACHE")
-    path = Path(env) if env else repo_root() / ".cache" / "data"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The folder that holds generated data sets (`$REPRO_DATA_CACHE`, else .cache/data)."""
+    return cache_folder("data", "REPRO_DATA_CACHE")
 
 
 def dataset_id(n: int, seed: int = 0, forest: fire.Forest = fire.Forest()) -> str:
@@ -45,12 +41,5 @@ def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest = fire.Forest()
         return stored["layouts"].float().unsqueeze(1), stored["fitness"].float(), key
     layouts = fire.random_layouts(n, seed=seed)
     fitness = forest.simulator(device="cpu").fitness(layouts)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"layouts": layouts.to(torch.uint8), "fitness": fitness, "forest": str(forest)}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomic(path, {"layouts": layouts.to(torch.uint8), "fitness": fitness, "forest": str(forest)})
     return layouts.unsqueeze(1), fitness.float(), key
