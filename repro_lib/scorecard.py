@@ -61,7 +61,7 @@ def _describe_check(check: dict[str, Any]) -> str:
 
 def _format(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.4g}"
     return str(value)
 
 
