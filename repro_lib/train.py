@@ -57,6 +57,11 @@ def _rows(x, index):
     return tuple(t[index] for t in x) if isinstance(x, tuple) else x[index]
 
 
+def _first(x) -> torch.Tensor:
+    """The tensor (or the first of a tuple of tensors) that sets length and device."""
+    return x[0] if isinstance(x, tuple) else x
+
+
 def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
         settings: TrainSettings, desc: str = "train", progress: bool = True,
         val: Data | None = None) -> FitResult:
@@ -91,7 +96,7 @@ def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
     history = train_loop(model, objective, _to(x, device), settings, desc, progress,
                          val=None if val is None else _to(val, device))
     seconds = time.perf_counter() - start
-    n_train = len(x[0]) if isinstance(x, tuple) else len(x)
+    n_train = len(_first(x))
     meta = {"device": str(device), "n_train": int(n_train), "torch": str(torch.__version__)}
     cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                      "history": history, "seconds": seconds, "meta": meta})
@@ -115,8 +120,7 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
         optimisers = [torch.optim.Adam(model.parameters(), lr=settings.lr,
                                        weight_decay=settings.weight_decay)]
     order = torch.Generator().manual_seed(settings.seed)
-    n = len(x[0]) if isinstance(x, tuple) else len(x)
-    device = x[0].device if isinstance(x, tuple) else x.device
+    n, device = len(_first(x)), _first(x).device
     steps_per_epoch = max(1, n // settings.batch_size)  # drop the last partial batch
     history: dict[str, list[float]] = {}
     model.train()
@@ -163,7 +167,7 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
 def _evaluate(objective: Callable, model: torch.nn.Module, data: Data, batch_size: int
               ) -> dict[str, float]:
     """Mean of each term of `objective` over `data`, in batches (weighted by batch size)."""
-    n = len(data[0]) if isinstance(data, tuple) else len(data)
+    n = len(_first(data))
     totals: dict[str, float] = {}
     for start in range(0, n, batch_size):
         index = slice(start, min(n, start + batch_size))
