@@ -273,3 +273,18 @@ class CrossEntropy:
                 "accuracy": (logits.argmax(1) == y).float().mean().detach()}
 
     describe = _describe
+
+
+@dataclass(frozen=True)
+class MultiLabelBCE:
+    """Independent binary labels: mean binary cross-entropy of `model(images)` logits
+    (B, K) against (images, labels in {0, 1} as floats (B, K)) batches; also reports the
+    mean per-label accuracy."""
+
+    def __call__(self, model, batch):
+        x, y = batch
+        logits = model(x)
+        return {"loss": F.binary_cross_entropy_with_logits(logits, y),
+                "accuracy": ((logits > 0).float() == y).float().mean().detach()}
+
+    describe = _describe

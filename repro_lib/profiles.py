@@ -84,18 +84,64 @@ _ADVERSARIAL_ROBUSTNESS = {
         weight_decay=1e-3, seeds=2, classifier_n_train=1000, classifier_epochs=1,
         pairs_per_cell=1, attack_steps=5, attack_lr=1e-3, radii=[0.05, 0.1, 0.2],
         mc_samples=20000, celeba_n=100, celeba_epochs=1, celeba_seeds=2, celeba_pairs=6,
+        attribute_epochs=1,
     ),
     "cpu": dict(
         n_train=19200, n_test=10000, epochs=4, batch_size=64, lr=1e-3, gamma=30.0,
         weight_decay=1e-3, seeds=3, classifier_n_train=60000, classifier_epochs=4,
         pairs_per_cell=3, attack_steps=100, attack_lr=2e-3, radii=[0.05, 0.1, 0.2],
         mc_samples=200000, celeba_n=2000, celeba_epochs=4, celeba_seeds=3, celeba_pairs=100,
+        attribute_epochs=15,
     ),
     "full": dict(
         n_train=60000, n_test=10000, epochs=107, batch_size=64, lr=1e-4, gamma=30.0,
         weight_decay=1e-3, seeds=5, classifier_n_train=60000, classifier_epochs=10,
         pairs_per_cell=100, attack_steps=1000, attack_lr=1e-3, radii=[0.05, 0.1, 0.2],
         mc_samples=1000000, celeba_n=2000, celeba_epochs=500, celeba_seeds=5, celeba_pairs=500,
+        attribute_epochs=30,
+    ),
+}
+
+# Knobs of the influential-factors part (document 002, MEng thesis on beta-TCVAE and MSVAE).
+# `full` runs the thesis's sweeps (LD in {4, 5, 10, 20, 25}, lr in {1e-3, 1e-4, 1e-5}, beta in
+# {1..5, 10, 20, ..., 100}); the thesis gives no epochs or batch size, so `full` trains the
+# table 100 epochs and the faces 100 epochs at batch 64. `cpu` keeps, for every table and
+# figure, the settings that show its trend: Table 5.2 at LD {5, 10, 20} x lr {1e-3, 1e-4, 1e-5};
+# the beta tables and MIG at LD {4, 10} x lr {1e-4, 1e-5}; KS at LD {4, 10}, lr 1e-5.
+_INFLUENTIAL_FACTORS = {
+    "smoke": dict(
+        mnist_n=2000, mnist_epochs=1, betas_2d=[1.0, 20.0],
+        celeba_n=200, image_epochs=1, image_ld=20, image_beta=2.0, msvae_epochs=1,
+        celeba_lds=[10, 25], celeba_lrs=[1e-3, 1e-4],
+        table_n=3000, table_epochs=2, table_batch=128,
+        table52_lds=[5, 10], table52_lrs=[1e-3],
+        beta_lds=[4, 10], beta_lrs=[1e-4], betas=[2.0, 20.0],
+        ks_lds=[4], ks_lrs=[1e-5], ks_betas=[1.0, 40.0, 100.0],
+        traversal_betas=[1.0, 100.0], votes=50, mig_n=2000,
+        dsprites_n=2000, dsprites_epochs=1,
+    ),
+    "cpu": dict(
+        mnist_n=20000, mnist_epochs=5, betas_2d=[1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
+        celeba_n=2000, image_epochs=10, image_ld=20, image_beta=2.0, msvae_epochs=10,
+        celeba_lds=[10, 20, 25], celeba_lrs=[1e-3, 1e-4],
+        table_n=30000, table_epochs=20, table_batch=128,
+        table52_lds=[5, 10, 20], table52_lrs=[1e-3, 1e-4, 1e-5],
+        beta_lds=[4, 10], beta_lrs=[1e-4, 1e-5], betas=[2.0, 4.0, 10.0, 20.0],
+        ks_lds=[4, 10], ks_lrs=[1e-5], ks_betas=[1.0, 2.0, 4.0, 10.0, 40.0, 70.0, 100.0],
+        traversal_betas=[1.0, 2.0, 5.0, 20.0, 50.0, 100.0], votes=1000, mig_n=30000,
+        dsprites_n=20000, dsprites_epochs=3,
+    ),
+    "full": dict(
+        mnist_n=60000, mnist_epochs=30, betas_2d=[1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
+        celeba_n=2000, image_epochs=100, image_ld=20, image_beta=2.0, msvae_epochs=100,
+        celeba_lds=[10, 20, 25], celeba_lrs=[1e-3, 1e-4],
+        table_n=30000, table_epochs=100, table_batch=64,
+        table52_lds=[5, 10, 20], table52_lrs=[1e-3, 1e-4, 1e-5],
+        beta_lds=[4, 5, 10], beta_lrs=[1e-4, 1e-5], betas=[2.0, 3.0, 4.0, 5.0, 10.0, 20.0],
+        ks_lds=[4, 5, 10], ks_lrs=[1e-4, 1e-5],
+        ks_betas=[1.0, 2.0, 3.0, 4.0, 5.0] + [float(b) for b in range(10, 101, 10)],
+        traversal_betas=[1.0, 2.0, 5.0, 20.0, 50.0, 80.0, 100.0], votes=1000, mig_n=30000,
+        dsprites_n=100000, dsprites_epochs=20,
     ),
 }
 
@@ -103,6 +149,7 @@ PARTS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType({
     "attribution_priors": _ATTRIBUTION_PRIORS,
     "ccvae_firebreak": _CCVAE_FIREBREAK,
     "adversarial_robustness": _ADVERSARIAL_ROBUSTNESS,
+    "influential_factors": _INFLUENTIAL_FACTORS,
 })
 
 

@@ -167,4 +167,29 @@ def test_joint_vae_shapes():
         assert m.posterior_params(x).shape == (2, 2 * spec["cont"] + spec["disc"])
         m.eval()
         assert torch.equal(m(x)[0], m.reconstruct(x))
-    assert models.build({"family": "mnist_cnn"})(torch.rand(2, 1, 32, 32)).shape == (2, 10)
+    assert models.build({"family": "small_cnn"})(torch.rand(2, 1, 32, 32)).shape == (2, 10)
+    assert models.build({"family": "small_cnn", "channels": 3, "classes": 40, "size": 64})(
+        torch.rand(2, 3, 64, 64)).shape == (2, 40)
+
+
+def test_balanced_accuracy_matches_sklearn_per_label():
+    from sklearn.metrics import balanced_accuracy_score
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, (200, 5))
+    predicted = np.where(rng.random((200, 5)) < 0.7, truth, 1 - truth)
+    ours = robustness.balanced_accuracy(predicted, truth)
+    for k in range(5):
+        assert ours[k] == pytest.approx(balanced_accuracy_score(truth[:, k], predicted[:, k]), abs=1e-12)
+    truth[:, 2] = 1  # one class only: undefined
+    assert np.isnan(robustness.balanced_accuracy(predicted, truth)[2])
+
+
+def test_attribute_agreement_hand_computed():
+    source = np.array([[0, 0, 1], [1, 1, 1], [0, 1, 0]])
+    target = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 0]])
+    predicted = np.array([[1, 0, 0], [0, 0, 0], [1, 0, 1]])
+    reliable = np.array([True, True, False])
+    # pair 0 differs on attributes 0, 1 (both reliable): hits on 0 only -> 1/2
+    # pair 1 differs nowhere -> NaN; pair 2 differs on 0, 1: both hit -> 1
+    got = robustness.attribute_agreement(predicted, source, target, reliable)
+    assert got[0] == 0.5 and np.isnan(got[1]) and got[2] == 1.0

@@ -76,3 +76,28 @@ def format_grid(ignore: pd.DataFrame, target: pd.DataFrame) -> pd.DataFrame:
             a, b = ignore.loc[i, j], target.loc[i, j]
             out.loc[i, j] = "-" if np.isnan(a) else f"{100 * a:.1f}% ({100 * b:.1f}%)"
     return out
+
+
+def balanced_accuracy(predicted, truth) -> np.ndarray:
+    """Per binary label, the mean of the true-positive and true-negative rates of
+    `predicted` against `truth`, both (N, K) in {0, 1}; NaN for a label with one class only."""
+    p, t = np.asarray(predicted, bool), np.asarray(truth, bool)
+    pos, neg = t.sum(0), (~t).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = (p & t).sum(0) / pos
+        tnr = (~p & ~t).sum(0) / neg
+    out = (tpr + tnr) / 2
+    out[(pos == 0) | (neg == 0)] = np.nan
+    return out
+
+
+def attribute_agreement(predicted, source, target, reliable) -> np.ndarray:
+    """Per attack, the share of the `reliable` (K,) bool attributes on which source and
+    target labels differ where the judge's `predicted` labels take the target's value; all
+    arrays (N, K) in {0, 1}. NaN for a pair that differs on no reliable attribute."""
+    p, s, t = (np.asarray(a, bool) for a in (predicted, source, target))
+    differs = (s != t) & np.asarray(reliable, bool)[None]
+    hits = (differs & (p == t)).sum(1)
+    n = differs.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, hits / n, np.nan)

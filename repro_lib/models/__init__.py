@@ -7,14 +7,21 @@ from torch import nn
 
 from .burgess import BurgessVAE
 from .ccvae import FireCCVAE, FireVAE
-from .joint_vae import JointVAE, MnistCNN
+from .faces import FaceVAE
+from .joint_vae import JointVAE, SmallCNN
+from .msvae import FaceMSVAE, TabularMSVAE
+from .tabular import TabularVAE
 
 FAMILIES: dict[str, type[nn.Module]] = {
     "burgess_vae": BurgessVAE,
     "fire_vae": FireVAE,
     "fire_ccvae": FireCCVAE,
     "joint_vae": JointVAE,
-    "mnist_cnn": MnistCNN,
+    "small_cnn": SmallCNN,
+    "face_vae": FaceVAE,
+    "tabular_vae": TabularVAE,
+    "msvae_faces": FaceMSVAE,
+    "msvae_tabular": TabularMSVAE,
 }
 
 

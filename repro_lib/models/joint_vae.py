@@ -118,18 +118,23 @@ class JointVAE(nn.Module):
         return self.decode(z), mu, logvar, logits, z
 
 
-class MnistCNN(nn.Module):
-    """The judge: a small CNN classifier of 32x32 digits (three 3x3 conv + 2x2 max-pool
-    blocks of 32, 64, 64 channels, dropout, dense 128). `forward(x)` returns 10 class logits."""
+class SmallCNN(nn.Module):
+    """The judges: a small CNN classifier of (B, channels, size, size) images (three 3x3 conv
+    + batch-norm + 2x2 max-pool blocks of 32, 64, 64 channels, dropout, dense 128); `size` a
+    multiple of 8.
+    `forward(x)` returns `classes` logits: the MNIST digit judge (1 channel, 32 px, 10
+    classes) and the CelebA attribute judge (3 channels, 64 px, 40 independent attributes)."""
 
-    def __init__(self, channels: int = 1, classes: int = 10):
+    def __init__(self, channels: int = 1, classes: int = 10, size: int = 32):
         super().__init__()
+        if size % 8:
+            raise ValueError(f"size must be a multiple of 8, got {size}")
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Dropout(0.25),
-            nn.Linear(64 * 4 * 4, 128), nn.ReLU(), nn.Dropout(0.25),
+            nn.Linear(64 * (size // 8) ** 2, 128), nn.ReLU(), nn.Dropout(0.25),
             nn.Linear(128, classes),
         )
 
