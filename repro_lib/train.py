@@ -1,13 +1,14 @@
 """The one training loop, with the model cache in front of it.
 
 `fit(spec, objective, x, data_id, settings)` returns a trained model: loaded
-from the cache when the same (model spec, objective, data, settings, seed) was
-trained before, trained and stored otherwise. Training data is one tensor on
+from the cache when the same (model spec and its layers, objective, data, settings,
+seed) was trained before, trained and stored otherwise. Training data is one tensor on
 the device (or a tuple of tensors, e.g. images and labels, sliced together), sliced per batch; a seeded generator fixes the batch order, and the
 global torch seed fixes initialisation and sampling, so CPU runs repeat exactly.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -62,6 +63,12 @@ def _first(x) -> torch.Tensor:
     return x[0] if isinstance(x, tuple) else x
 
 
+def architecture_of(spec: dict[str, Any]) -> str:
+    """A hash of the layers `models.build(spec)` makes (their repr), so that a changed network
+    under an unchanged spec misses the cache instead of loading mismatched weights."""
+    return hashlib.sha256(repr(models.build(spec)).encode()).hexdigest()[:16]
+
+
 def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
         settings: TrainSettings, desc: str = "train", progress: bool = True,
         val: Data | None = None) -> FitResult:
@@ -76,8 +83,8 @@ def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
     An objective with a `param_groups(model, lr)` method gets one Adam optimiser
     per returned group (`{"params": [...], "lr": ...}`); one with a true `wants_step`
     attribute is called as `objective(model, batch, step=step)` (step = 0, 1, ...)."""
-    description = {"model": spec, "objective": objective.describe(),
-                   "data": data_id, "train": asdict(settings)}
+    description = {"model": spec, "architecture": architecture_of(spec),
+                   "objective": objective.describe(), "data": data_id, "train": asdict(settings)}
     if val is not None:
         description["validated"] = True
     key = cache.key_of(description)

@@ -42,6 +42,24 @@ def test_key_changes_with_any_ingredient(tmp_cache):
     assert len({a, b, c, d}) == 4
 
 
+def test_changed_layers_under_the_same_spec_miss_the_cache(tmp_cache, monkeypatch):
+    """Editing a network (here: a wider dense layer) must not load the old weights."""
+    from repro_lib import models
+    from repro_lib.models.burgess import BurgessVAE
+
+    settings = train.TrainSettings(epochs=1, batch_size=16, seed=3)
+    old = train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False)
+
+    class Wider(BurgessVAE):
+        def __init__(self, latent_dim=3, channels=1):
+            super().__init__(latent_dim, channels)
+            self.encoder.mu_head = torch.nn.Linear(256, latent_dim, bias=False)
+
+    monkeypatch.setitem(models.FAMILIES, "burgess_vae", Wider)
+    new = train.fit(SPEC, BetaVAE(), _data(), "unit-data", settings, progress=False)
+    assert new.key != old.key and not new.from_cache
+
+
 def test_cpu_training_is_repeatable(tmp_path, monkeypatch):
     settings = train.TrainSettings(epochs=1, batch_size=16, seed=5)
     models = []
