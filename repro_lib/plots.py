@@ -217,3 +217,15 @@ def interval_figure(frame: pd.DataFrame, label: str, title: str = "") -> plt.Fig
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def grid_image(images: torch.Tensor, ncol: int) -> np.ndarray:
+    """(N, C, H, W) images -> one (rows*H, ncol*W[, 3]) array in [0, 1] with 1-px white gaps."""
+    imgs = images.detach().cpu().numpy()
+    n, c, h, w = imgs.shape
+    nrow = (n + ncol - 1) // ncol
+    out = np.ones((nrow * (h + 1) - 1, ncol * (w + 1) - 1, c))
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = imgs[i].transpose(1, 2, 0)
+    return out[..., 0] if c == 1 else out

@@ -22,6 +22,7 @@ from ..data import fingerprint, load_celeba, load_mnist
 from ..device import get_device
 from ..metrics import robustness
 from ..objectives import CapacityVAE, CrossEntropy, JointELBO, MultiLabelBCE
+from ..plots import grid_image  # noqa: F401  (notebooks call ar.grid_image)
 from ..train import FitResult, TrainSettings, fit
 
 # Capacity control first squeezes the posteriors onto the prior, which fills the CPU's
@@ -462,18 +463,6 @@ def traversal(model, x: torch.Tensor, dim: int, values) -> torch.Tensor:
             rows.append(torch.cat([mu, torch.nn.functional.one_hot(torch.tensor([k], device=mu.device),
                                                                    model.disc).float()], 1))
     return model.decode(torch.cat(rows))
-
-
-def grid_image(images: torch.Tensor, ncol: int) -> np.ndarray:
-    """(N, C, H, W) images -> one (rows*H, ncol*W[, 3]) array in [0, 1] with 1-px white gaps."""
-    imgs = images.detach().cpu().numpy()
-    n, c, h, w = imgs.shape
-    nrow = (n + ncol - 1) // ncol
-    out = np.ones((nrow * (h + 1) - 1, ncol * (w + 1) - 1, c))
-    for i in range(n):
-        r, q = divmod(i, ncol)
-        out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = imgs[i].transpose(1, 2, 0)
-    return out[..., 0] if c == 1 else out
 
 
 def smooth(values, width: int = 20) -> np.ndarray:
