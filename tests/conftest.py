@@ -16,3 +16,17 @@ def _environment():
     if "REPRO_DATA" not in os.environ and SHARED_DATA.is_dir():
         os.environ["REPRO_DATA"] = str(SHARED_DATA)
     os.chdir(ROOT)
+
+
+@pytest.fixture
+def isolated_env(tmp_path, monkeypatch):
+    """An isolated data environment: empty REPRO_DATA (tmp/repro_data), download cache, HOME and
+    working directory, downloads allowed (REPRO_OFFLINE unset). Returns tmp_path."""
+    (tmp_path / "repro_data").mkdir()
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path / "repro_data"))
+    monkeypatch.setenv("REPRO_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    return tmp_path

@@ -35,18 +35,10 @@ needs_credit = pytest.mark.skipif(not CREDIT_CSV.is_file(),
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """An isolated environment: empty REPRO_DATA, cache, HOME and working directory."""
-    data_root = tmp_path / "repro_data"
-    data_root.mkdir()
-    monkeypatch.setenv("REPRO_DATA", str(data_root))
-    monkeypatch.setenv("REPRO_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def env(isolated_env, monkeypatch):
+    """`isolated_env`, offline; returns its empty REPRO_DATA folder."""
     monkeypatch.setenv("REPRO_OFFLINE", "1")
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return data_root
+    return isolated_env / "repro_data"
 
 
 def _csv(path: Path, header=COLUMNS, rows=((1, *range(23), 0), (2, *range(1, 24), 1))) -> Path:

@@ -41,18 +41,8 @@ needs_fashion = pytest.mark.skipif(
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """An isolated environment: empty REPRO_DATA, cache, HOME and working directory."""
-    data_root = tmp_path / "repro_data"
-    data_root.mkdir()
-    monkeypatch.setenv("REPRO_DATA", str(data_root))
-    monkeypatch.setenv("REPRO_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return tmp_path
+def env(isolated_env):
+    return isolated_env
 
 
 def _fake_spec(src: Path, sha256: str, of_content: bool = False) -> DatasetSpec:
