@@ -515,20 +515,20 @@ for ld, lr in itertools.product(s.celeba_lds, s.celeba_lrs):
     fv = inf.thesis_metric(fit.model, faces.train_x, inf.FACE_VOTE_ROWS, s.face_votes)
     rows.append({"LD": ld, "lr": lr, "train accuracy": fv.train_accuracy, "eval accuracy": fv.eval_accuracy})
 t51 = pd.DataFrame(rows).merge(inf.PAPER_TABLE_51, on=["LD", "lr"], how="left", suffixes=("", " (thesis)"))
-display(t51.round(3))
+display(inf.readable(t51, 3))
 """),
     md("## Table 5.2: the credit table, beta = 2"),
     code("""
 t52 = inf.sweep(table, s, [(ld, lr, 2.0) for ld, lr in itertools.product(s.table52_lds, s.table52_lrs)], which=("FactorVAE",))
 t52 = t52.merge(inf.PAPER_TABLE_52, on=["LD", "lr"], how="left", suffixes=("", " (thesis)"))
-display(t52.round(3))
+display(inf.readable(t52, 3))
 """),
     md("## Table 5.3 (and the FactorVAE columns of Table B.1): beta varied"),
     code("""
 grid = list(itertools.product(s.beta_lds, s.beta_lrs, s.betas))
 t53 = inf.sweep(table, s, grid, which=("FactorVAE",))
 t53 = t53.merge(inf.PAPER_TABLE_B1.drop(columns="MIG"), on=["LD", "lr", "beta"], how="left", suffixes=("", " (thesis)"))
-display(t53.round(3))
+display(inf.readable(t53, 3))
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for (ld, lr), g in t53.groupby(["LD", "lr"]):
     ax.plot(g.beta, g["eval accuracy"], "o-", label=f"LD {ld}, lr {lr:g}")
@@ -594,7 +594,7 @@ path = result_path(profile, inf.PART, "5_1_factorvae")
 fv = pd.DataFrame(json.loads(path.read_text())["numbers"]["table_53"])[["LD", "lr", "beta", "train accuracy", "eval accuracy"]]
 b1 = b1.merge(fv, on=["LD", "lr", "beta"], how="left").merge(inf.PAPER_TABLE_B1, on=["LD", "lr", "beta"], how="left", suffixes=("", " (thesis)"))
 print("Table B.1 (FactorVAE columns from 5_1_factorvae)")
-display(b1.drop(columns="trained").round(4))
+display(inf.readable(b1))
 """),
     md("## Figure 5-1: MIG against beta for each (LD, lr)"),
     code("""
@@ -681,7 +681,7 @@ recon = {}
 for ld, lr, beta in grid:
     recon[(ld, lr, beta)] = inf.reconstructed_table(inf.train_table(table, s, ld, lr, beta).model, table)[cols]
 ks["BILL skew"] = [float(stats.skew(recon[k].to_numpy(), axis=0).mean()) for k in grid]
-display(ks.drop(columns="trained").round(4))
+display(inf.readable(ks))
 print("data's BILL_AMT1-4 skewness:", round(float(stats.skew(table.features[cols].to_numpy(), axis=0).mean()), 3))
 """),
     md("## Figure 5-4 and A-4 to A-8: reconstructed BILL_AMT1-4 as beta grows, per (LD, lr)"),

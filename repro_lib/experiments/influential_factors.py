@@ -288,6 +288,14 @@ def sweep(table: Table, s, grid, which=SCORES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def readable(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """A copy for display: learning rates as 1e-04, other floats rounded, no "trained" column."""
+    out = frame.drop(columns=[c for c in ("trained",) if c in frame]).round(digits)
+    if "lr" in out:
+        out["lr"] = frame["lr"].map(lambda v: f"{v:.0e}")
+    return out
+
+
 def spearman(x, y) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
