@@ -124,8 +124,8 @@ _INFLUENTIAL_FACTORS = {
         dsprites_n=2000, dsprites_epochs=1,
     ),
     "cpu": dict(
-        mnist_n=20000, mnist_epochs=5, betas_2d=[1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
-        celeba_n=2000, image_epochs=4, image_ld=20, image_lr=1e-3, image_beta=2.0, msvae_epochs=4,
+        mnist_n=20000, mnist_epochs=12, betas_2d=[1.0, 2.0, 5.0, 10.0, 50.0],
+        celeba_n=2000, image_epochs=4, image_ld=20, image_lr=1e-3, image_beta=2.0, msvae_epochs=12,
         celeba_lds=[10, 20, 25], celeba_lrs=[1e-3, 1e-4],
         table_n=30000, table_epochs=10, table_batch=128,
         table52_lds=[5, 10, 20], table52_lrs=[1e-3, 1e-4, 1e-5],

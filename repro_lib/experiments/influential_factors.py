@@ -23,7 +23,7 @@ from ..metrics.disentanglement import FactorVAEResult, mig, thesis_factorvae
 from ..metrics.fidelity import ks_fidelity
 from ..models.gaussian_vae import reparameterise
 from ..models.msvae import MSVAE, MSVAEStage2ELBO, stage1_reconstructions
-from ..objectives import BetaTCVAE, BetaVAE
+from ..objectives import BetaTCVAE, BetaVAE, gaussian_kl_per_dim
 from ..train import FitResult, TrainSettings, fit
 
 PART = "influential_factors"
@@ -223,6 +223,19 @@ def mean_codes(model, x: torch.Tensor, batch: int = 1000) -> np.ndarray:
     return torch.cat([model.encode_mean(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
 
 
+# A latent is "active" when its KL to the prior, averaged over the data, exceeds this (nats).
+ACTIVE_KL = 0.1
+
+
+@torch.no_grad()
+def active_latents(model, x: torch.Tensor, batch: int = 1000) -> int:
+    """How many latents carry information: mean KL(q(z_j|x) || N(0, 1)) over x above ACTIVE_KL."""
+    model.eval()
+    kl = sum(gaussian_kl_per_dim(*model.encode(x[i:i + batch])) * len(x[i:i + batch])
+             for i in range(0, len(x), batch)) / len(x)
+    return int((kl > ACTIVE_KL).sum())
+
+
 @torch.no_grad()
 def reconstruct(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """Reconstructions from z = mu (eval mode)."""
@@ -284,6 +297,7 @@ def sweep(table: Table, s, grid, which=SCORES) -> pd.DataFrame:
     for ld, lr, beta in tqdm(list(grid), desc="models"):
         fit_ = train_table(table, s, ld, lr, beta)
         rows.append({"LD": ld, "lr": lr, "beta": beta, **table_scores(fit_.model, table, s, which),
+                     "active latents": active_latents(fit_.model, table.x),
                      "trained": "cached" if fit_.from_cache else f"{fit_.seconds:.0f} s"})
     return pd.DataFrame(rows)
 
