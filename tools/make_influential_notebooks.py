@@ -561,6 +561,7 @@ record.save({
     "celeba_small_lr_wins_share": float(np.mean(wins)),
     "celeba_ld25_minus_ld10": float(t51i[(max(s.celeba_lds), small)] - t51i[(min(s.celeba_lds), small)]),
     "table_ld5_margin": float(best(t52, 5) - max(others)),
+    "table_ld5_over_chance": float(5 * best(t52, 5)),
     "table_beta_max_range": float(t53.groupby(["LD", "lr"])["eval accuracy"].agg(np.ptp).max()),
     "table_ld4_minus_ld10": float(t53[(t53.LD == min(s.beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()
                                   - t53[(t53.LD == max(s.beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()),
@@ -675,7 +676,8 @@ threshold beta0 it fluctuates in a range below its beta = 1 value.
 **How we measure it.** Reconstructions (z = mu) of every row, mapped back to the table's units;
 `repro_lib.metrics.fidelity.ks_fidelity` (sdmetrics' `KSComplement`, the current name of SDV's
 KS test; checked against scipy's `ks_2samp`) averaged over the 23 columns. *Skew*: sample
-skewness of the BILL_AMT1-4 reconstructions.
+skewness of the BILL_AMT1-4 reconstructions ("more normal" = closer to 0). A KS change counts
+only beyond 0.005 (`inf.KS_MARGIN`, our choice): models that did not train differ by 1e-5.
 """),
     params(KS_KN),
     setup("5_3_ks", KS_KN, data=("table",)),
@@ -719,9 +721,9 @@ ax.set_xlabel("beta"); ax.set_ylabel("KS fidelity (mean over columns)"); ax.lege
 lr5 = min(s.ks_lrs)
 sub = ks[ks.lr == lr5]
 first, last = sub[sub.beta == min(s.ks_betas)].set_index("LD"), sub[sub.beta == max(s.ks_betas)].set_index("LD")
-skew = ks[(ks.LD == min(s.ks_lds)) & (ks.lr == lr5)].set_index("beta")["BILL skew"]
+skew = ks[(ks.LD == min(s.ks_lds)) & (ks.lr == lr5)].set_index("beta")["BILL skew"].abs()
 high = sub[sub.beta >= 40]
-below = [row.KS < first.loc[row.LD, "KS"] for row in high.itertuples()]
+below = [row.KS < first.loc[row.LD, "KS"] - inf.KS_MARGIN for row in high.itertuples()]
 record.save({"skew_change_ld4_lr1e5": float(skew.loc[max(s.ks_betas)] - skew.loc[min(s.ks_betas)]),
              "ks_change_lr1e5": float((last.KS - first.KS).mean()),
              "ks_below_beta1_share": float(np.mean(below)) if below else float("nan"),

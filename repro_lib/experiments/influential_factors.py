@@ -35,6 +35,8 @@ TABLE_VOTE_ROWS, FACE_VOTE_ROWS = 100, 32
 MIG_FACTORS = ("SEX", "EDUCATION", "MARRIAGE", "AGE")
 AGE_EDGES = (30, 40, 50, 60)
 BILL_COLUMNS = ("BILL_AMT1", "BILL_AMT2", "BILL_AMT3", "BILL_AMT4")
+# A change of the mean KS fidelity smaller than this is treated as no change (our choice).
+KS_MARGIN = 0.005
 
 PAPER_TABLE_51 = pd.DataFrame(  # CelebA, beta = 2
     [(10, 1e-3, 0.939, 0.940), (10, 1e-4, 1.000, 1.000), (20, 1e-3, 0.271, 0.274),
