@@ -187,6 +187,14 @@ def train_mnist_2d(x: torch.Tensor, data_id: str, s, beta: float) -> FitResult:
                TrainSettings(epochs=s.mnist_epochs, batch_size=128, lr=1e-3), desc=f"MNIST 2-D beta={beta:g}")
 
 
+def mean_predictor_nll(x: torch.Tensor) -> float:
+    """Bernoulli NLL (nats per row) of predicting every row by the column means: the loss of a
+    VAE whose code carries no information (a collapsed posterior), for comparison."""
+    from ..objectives import bernoulli_nll
+
+    return float(bernoulli_nll(x.mean(0, keepdim=True).expand_as(x), x))
+
+
 def loss_per_epoch(history: dict, n: int, batch_size: int) -> np.ndarray:
     """Mean training loss of each epoch from a per-step history."""
     steps = max(1, n // batch_size)
