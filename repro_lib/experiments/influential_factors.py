@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from tqdm.auto import tqdm
 
 from ..data import DSpritesLike, celeba_data_id, celeba_source, fingerprint, load_celeba, load_credit, load_mnist
 from ..device import get_device
@@ -23,7 +24,7 @@ from ..metrics.disentanglement import FactorVAEResult, mig, thesis_factorvae
 from ..metrics.fidelity import ks_fidelity
 from ..models.gaussian_vae import reparameterise
 from ..models.msvae import MSVAE, MSVAEStage2ELBO, stage1_reconstructions
-from ..objectives import BetaTCVAE, BetaVAE, gaussian_kl_per_dim
+from ..objectives import BetaTCVAE, BetaVAE, bernoulli_nll, gaussian_kl_per_dim
 from ..train import FitResult, TrainSettings, fit
 
 PART = "influential_factors"
@@ -190,8 +191,6 @@ def train_mnist_2d(x: torch.Tensor, data_id: str, s, beta: float) -> FitResult:
 def mean_predictor_nll(x: torch.Tensor) -> float:
     """Bernoulli NLL (nats per row) of predicting every row by the column means: the loss of a
     VAE whose code carries no information (a collapsed posterior), for comparison."""
-    from ..objectives import bernoulli_nll
-
     return float(bernoulli_nll(x.mean(0, keepdim=True).expand_as(x), x))
 
 
@@ -301,8 +300,6 @@ def reconstructed_table(model, table: Table) -> pd.DataFrame:
 
 def sweep(table: Table, s, grid, which=SCORES) -> pd.DataFrame:
     """One row per (LD, lr, beta) of `grid`: trains (or loads) each model and scores it."""
-    from tqdm.auto import tqdm
-
     rows = []
     for ld, lr, beta in tqdm(list(grid), desc="models"):
         fit_ = train_table(table, s, ld, lr, beta)
