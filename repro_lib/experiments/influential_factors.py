@@ -139,12 +139,17 @@ def face_spec(ld: int, channels: int = 3) -> dict:
 
 
 def train_table(table: Table, s, ld: int, lr: float, beta: float, seed: int = 0,
-                progress: bool = False) -> FitResult:
-    """A beta-TCVAE (Listings C.1-C.2) on the scaled table (cached)."""
-    return fit(table_spec(ld), BetaTCVAE(n_data=len(table.x), beta=float(beta)), table.x,
+                progress: bool = False, kind: str = "tcvae") -> FitResult:
+    """A beta-TCVAE ("tcvae", beta on the total correlation) or beta-VAE ("betavae", beta on
+    the whole KL) with the Listings C.1-C.2 networks on the scaled table (cached)."""
+    if kind not in ("tcvae", "betavae"):
+        raise ValueError(f"kind must be 'tcvae' or 'betavae', got {kind!r}")
+    objective = (BetaTCVAE(n_data=len(table.x), beta=float(beta)) if kind == "tcvae"
+                 else BetaVAE(beta=float(beta)))
+    return fit(table_spec(ld), objective, table.x,
                table.data_id, TrainSettings(epochs=s.table_epochs, batch_size=s.table_batch,
                                             lr=float(lr), seed=seed),
-               desc=f"table LD={ld} lr={lr:g} beta={beta:g}", progress=progress)
+               desc=f"table {kind} LD={ld} lr={lr:g} beta={beta:g}", progress=progress)
 
 
 def train_faces(faces: Faces, s, ld: int, lr: float, kind: str = "tcvae",
