@@ -8,6 +8,7 @@ from torch import nn
 from repro_lib import train
 from repro_lib.models import FAMILIES, build
 from repro_lib.models.faces import FaceDecoder, FaceEncoder
+from repro_lib.models.gaussian_vae import reconstructions
 from repro_lib.models.msvae import (
     MIXUP_MODES,
     MSVAE,
@@ -15,7 +16,6 @@ from repro_lib.models.msvae import (
     MSVAEStage2ELBO,
     TabularMSVAE,
     mixup_inputs,
-    stage1_reconstructions,
 )
 from repro_lib.models.tabular import TabularDecoder, TabularEncoder, TabularVAE
 from repro_lib.objectives import BetaTCVAE
@@ -126,7 +126,7 @@ def test_mixups(stage1, stage2, shape):
     # Mixing an example with itself is the ordinary MSVAE reconstruction.
     own = msvae.reconstruct(x_i)
     assert s1.training and s2.training  # modes restored
-    y_i = stage1_reconstructions(s1, x_i, batch_size=2)
+    y_i = reconstructions(s1, x_i, batch_size=2)
     s2.eval()
     assert torch.allclose(own, s2((x_i, y_i))[0], atol=1e-6)
     assert torch.allclose(msvae.mixup(x_i, x_i, "xj-yi"), own, atol=1e-6)
@@ -145,10 +145,10 @@ def test_mixup_inputs_and_errors():
         mixup_inputs(x_i, y_i, x_j[:1], y_j[:1], "xj")
 
 
-def test_stage1_reconstructions_batches_in_eval_mode():
+def test_reconstructions_batches_in_eval_mode():
     torch.manual_seed(0)
     model, x = TabularVAE(23, 3), torch.rand(7, 23)
-    y = stage1_reconstructions(model, x, batch_size=3)
+    y = reconstructions(model, x, batch_size=3)
     assert model.training and not y.requires_grad
     model.eval()
     assert torch.allclose(y, model(x)[0], atol=1e-6)
@@ -159,7 +159,7 @@ def test_stage2_training_reduces_loss(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
     torch.manual_seed(0)
     x = torch.sigmoid(4 * torch.rand(32, 3) @ torch.randn(3, 23))  # rows with 3 factors
-    y = stage1_reconstructions(TabularVAE(23, 3), x)
+    y = reconstructions(TabularVAE(23, 3), x)
     spec = {"family": "msvae_tabular", "input_dim": 23, "latent_dim": 3}
     settings = train.TrainSettings(epochs=30, batch_size=16, lr=3e-3, seed=0)
     result = train.fit(spec, MSVAEStage2ELBO(), (x, y), "unit:tiny-table", settings, progress=False)

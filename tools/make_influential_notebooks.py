@@ -35,6 +35,7 @@ from IPython.display import display
 
 from repro_lib import plots, widgets
 from repro_lib.experiments import influential_factors as inf
+from repro_lib.models.gaussian_vae import reconstructions
 from repro_lib.profiles import settings
 from repro_lib.results import Recorder
 
@@ -158,7 +159,7 @@ bvae = inf.train_faces(faces, s, s.image_ld, s.image_lr, "betavae")
 for name, f in (("beta-TCVAE", tcvae), ("beta-VAE", bvae)):
     print(name, "loaded from the cache" if f.from_cache else f"trained in {f.seconds:.0f} s")
 test = faces.test_x
-rec_tc, rec_b = inf.reconstruct(tcvae.model, test, 100), inf.reconstruct(bvae.model, test, 100)
+rec_tc, rec_b = reconstructions(tcvae.model, test, 100), reconstructions(bvae.model, test, 100)
 variance = pd.Series({"originals": inf.across_image_variance(test), "beta-TCVAE": inf.across_image_variance(rec_tc),
                       "beta-VAE": inf.across_image_variance(rec_b)}, name="mean across-image pixel variance")
 display(variance.to_frame().round(5))
@@ -320,11 +321,11 @@ pixel MSE on held-out faces, MSVAE over beta-TCVAE. The same two stages on the c
 stage1 = inf.train_faces(faces, s, s.image_ld, s.image_lr, "tcvae")
 msvae = inf.train_msvae(stage1, faces.train_x, faces.data_id, inf.face_msvae_spec(s), s.msvae_epochs, inf.FACE_BATCH, 1e-3)
 test = faces.test_x
-y, xhat = inf.reconstruct(stage1.model, test, 100), msvae.reconstruct(test)
+y, xhat = reconstructions(stage1.model, test, 100), msvae.reconstruct(test)
 mse = {"beta-TCVAE": float((y - test).pow(2).mean()), "MSVAE": float((xhat - test).pow(2).mean())}
 table_stage1 = inf.train_table(table, s, 5, 1e-4, 2.0)
 table_msvae = inf.train_msvae(table_stage1, table.x, table.data_id, inf.table_msvae_spec(5), s.table_epochs, s.table_batch, 1e-3)
-ty = inf.reconstruct(table_stage1.model, table.x)
+ty = reconstructions(table_stage1.model, table.x)
 table_mse = {"beta-TCVAE": float((ty - table.x).pow(2).mean()), "MSVAE": float((table_msvae.reconstruct(table.x) - table.x).pow(2).mean())}
 display(pd.DataFrame({"CelebA (held out)": mse, "credit table (scaled)": table_mse}).T.round(5))
 """),
@@ -718,12 +719,17 @@ plt.tight_layout(); plt.show()
 """),
     code("""
 from scipy import stats
-grid = list(itertools.product(s.ks_lds, s.ks_lrs, s.ks_betas))
-ks = inf.sweep(table, s, grid, which=("KS",))
+from repro_lib.metrics.fidelity import ks_fidelity
 recon = {}
-for ld, lr, beta in grid:
-    recon[(ld, lr, beta)] = inf.reconstructed_table(inf.train_table(table, s, ld, lr, beta).model, table)[cols]
-ks["BILL skew"] = [float(stats.skew(recon[k].to_numpy(), axis=0).mean()) for k in grid]
+
+def ks_and_skew(model, key):
+    table_recon = inf.reconstructed_table(model, table)
+    recon[key] = table_recon[cols]
+    return {"KS": ks_fidelity(table.features, table_recon).mean,
+            "BILL skew": float(stats.skew(recon[key].to_numpy(), axis=0).mean())}
+
+grid = list(itertools.product(s.ks_lds, s.ks_lrs, s.ks_betas))
+ks = inf.sweep(table, s, grid, which=(), extra=ks_and_skew)
 display(inf.readable(ks))
 print("data's BILL_AMT1-4 skewness:", round(float(stats.skew(table.features[cols].to_numpy(), axis=0).mean()), 3))
 """),

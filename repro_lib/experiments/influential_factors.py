@@ -21,9 +21,8 @@ from tqdm.auto import tqdm
 from ..data import DSpritesLike, celeba_data_id, celeba_source, fingerprint, load_celeba, load_credit, load_mnist
 from ..device import get_device
 from ..metrics.disentanglement import FactorVAEResult, mig, thesis_factorvae
-from ..metrics.fidelity import ks_fidelity
-from ..models.gaussian_vae import reparameterise
-from ..models.msvae import MSVAE, MSVAEStage2ELBO, stage1_reconstructions
+from ..models.gaussian_vae import reconstructions, reparameterise
+from ..models.msvae import MSVAE, MSVAEStage2ELBO
 from ..objectives import BetaTCVAE, BetaVAE, bernoulli_nll, gaussian_kl_per_dim
 from ..train import FitResult, TrainSettings, fit
 
@@ -138,31 +137,30 @@ def face_spec(ld: int, channels: int = 3) -> dict:
     return {"family": "face_vae", "latent_dim": int(ld), "channels": channels}
 
 
+def vae_objective(kind: str, n_data: int, beta: float):
+    """beta on the total correlation ("tcvae", Chen et al., minibatch-weighted sampling over
+    `n_data` training examples) or on the whole KL ("betavae")."""
+    if kind == "tcvae":
+        return BetaTCVAE(n_data=n_data, beta=float(beta))
+    if kind == "betavae":
+        return BetaVAE(beta=float(beta))
+    raise ValueError(f"kind must be 'tcvae' or 'betavae', got {kind!r}")
+
+
 def train_table(table: Table, s, ld: int, lr: float, beta: float, seed: int = 0,
                 progress: bool = False, kind: str = "tcvae") -> FitResult:
     """A beta-TCVAE ("tcvae", beta on the total correlation) or beta-VAE ("betavae", beta on
     the whole KL) with the Listings C.1-C.2 networks on the scaled table (cached)."""
-    if kind not in ("tcvae", "betavae"):
-        raise ValueError(f"kind must be 'tcvae' or 'betavae', got {kind!r}")
-    objective = (BetaTCVAE(n_data=len(table.x), beta=float(beta)) if kind == "tcvae"
-                 else BetaVAE(beta=float(beta)))
-    return fit(table_spec(ld), objective, table.x,
+    return fit(table_spec(ld), vae_objective(kind, len(table.x), beta), table.x,
                table.data_id, TrainSettings(epochs=s.table_epochs, batch_size=s.table_batch,
                                             lr=float(lr), seed=seed),
                desc=f"table {kind} LD={ld} lr={lr:g} beta={beta:g}", progress=progress)
 
 
-def train_faces(faces: Faces, s, ld: int, lr: float, kind: str = "tcvae",
-                epochs: int | None = None) -> FitResult:
+def train_faces(faces: Faces, s, ld: int, lr: float, kind: str = "tcvae") -> FitResult:
     """A beta-TCVAE ("tcvae") or beta-VAE ("betavae") at beta = `s.image_beta` on the faces."""
-    if kind == "tcvae":
-        objective = BetaTCVAE(n_data=len(faces.train_x), beta=s.image_beta)
-    elif kind == "betavae":
-        objective = BetaVAE(beta=s.image_beta)
-    else:
-        raise ValueError(f"kind must be 'tcvae' or 'betavae', got {kind!r}")
-    return fit(face_spec(ld), objective, faces.train_x, faces.data_id,
-               TrainSettings(epochs=epochs or s.image_epochs, batch_size=FACE_BATCH, lr=float(lr)),
+    return fit(face_spec(ld), vae_objective(kind, len(faces.train_x), s.image_beta), faces.train_x,
+               faces.data_id, TrainSettings(epochs=s.image_epochs, batch_size=FACE_BATCH, lr=float(lr)),
                desc=f"faces {kind} LD={ld} lr={lr:g}")
 
 
@@ -181,9 +179,9 @@ def table_msvae_spec(ld: int) -> dict:
 def train_msvae(stage1: FitResult, x: torch.Tensor, data_id: str, spec: dict, epochs: int,
                 batch_size: int, lr: float) -> MSVAE:
     """Stage 2 trained on (x, y = stage 1's reconstruction), cached under stage 1's key."""
-    y = stage1_reconstructions(stage1.model, x)
+    y = reconstructions(stage1.model, x)
     stage2 = fit(spec, MSVAEStage2ELBO(), (x, y), f"{data_id}:stage1={stage1.key}",
-                 TrainSettings(epochs=epochs, batch_size=batch_size, lr=1e-3), desc="MSVAE stage 2")
+                 TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(lr)), desc="MSVAE stage 2")
     return MSVAE(stage1.model, stage2.model)
 
 
@@ -251,13 +249,6 @@ def active_latents(model, x: torch.Tensor, batch: int = 1000) -> int:
 
 
 @torch.no_grad()
-def reconstruct(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """Reconstructions from z = mu (eval mode)."""
-    model.eval()
-    return torch.cat([model(x[i:i + batch])[0] for i in range(0, len(x), batch)])
-
-
-@torch.no_grad()
 def thesis_metric(model, x: torch.Tensor, rows: int, votes: int, seed: int = 0) -> FactorVAEResult:
     """The thesis's FactorVAE variant (Listing C.3) on sampled codes of `rows` random rows of x;
     `votes` train and `votes` eval votes."""
@@ -275,14 +266,13 @@ def thesis_metric(model, x: torch.Tensor, rows: int, votes: int, seed: int = 0) 
                             n_eval_votes=votes, seed=seed)
 
 
-SCORES = ("MIG", "FactorVAE", "KS")
+SCORES = ("MIG", "FactorVAE")
 
 
 def table_scores(model, table: Table, s, which=SCORES) -> dict:
     """Scores of a table model named in `which`: "MIG" (mean codes of the first `s.mig_n`
     rows vs SEX, EDUCATION, MARRIAGE, binned AGE), "FactorVAE" (the thesis's variant, train
-    and eval accuracy, `s.votes` votes each), "KS" (mean KS fidelity of the reconstructions
-    over the 23 columns, in the table's units)."""
+    and eval accuracy, `s.votes` votes each)."""
     unknown = set(which) - set(SCORES)
     if unknown:
         raise ValueError(f"unknown scores {sorted(unknown)}; choose from {SCORES}")
@@ -293,22 +283,22 @@ def table_scores(model, table: Table, s, which=SCORES) -> dict:
     if "FactorVAE" in which:
         fv = thesis_metric(model, table.x, TABLE_VOTE_ROWS, s.votes)
         out.update({"train accuracy": fv.train_accuracy, "eval accuracy": fv.eval_accuracy})
-    if "KS" in which:
-        out["KS"] = ks_fidelity(table.features, reconstructed_table(model, table)).mean
     return out
 
 
 def reconstructed_table(model, table: Table) -> pd.DataFrame:
     """Reconstructions of every row, back in the table's units."""
-    return table.scaler.inverse_transform(reconstruct(model, table.x).cpu().numpy())
+    return table.scaler.inverse_transform(reconstructions(model, table.x, 1000).cpu().numpy())
 
 
-def sweep(table: Table, s, grid, which=SCORES) -> pd.DataFrame:
-    """One row per (LD, lr, beta) of `grid`: trains (or loads) each model and scores it."""
+def sweep(table: Table, s, grid, which=SCORES, extra=None) -> pd.DataFrame:
+    """One row per (LD, lr, beta) of `grid`: trains (or loads) each model and scores it;
+    `extra(model, (LD, lr, beta))`, when given, returns more columns for the row."""
     rows = []
     for ld, lr, beta in tqdm(list(grid), desc="models"):
         fit_ = train_table(table, s, ld, lr, beta)
-        rows.append({"LD": ld, "lr": lr, "beta": beta, **table_scores(fit_.model, table, s, which),
+        more = extra(fit_.model, (ld, lr, beta)) if extra else {}
+        rows.append({"LD": ld, "lr": lr, "beta": beta, **table_scores(fit_.model, table, s, which), **more,
                      "active latents": active_latents(fit_.model, table.x),
                      "trained": "cached" if fit_.from_cache else f"{fit_.seconds:.0f} s"})
     return pd.DataFrame(rows)

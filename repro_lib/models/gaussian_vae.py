@@ -4,6 +4,8 @@ encoder x -> (mu, logvar) and decoder z -> Bernoulli means.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -48,3 +50,23 @@ class GaussianVAE(nn.Module):
         mu, logvar = self.encoder(x)
         z = reparameterise(mu, logvar, self.training)
         return self.decoder(z), mu, logvar, z
+
+
+@contextmanager
+def evaluating(*modules: nn.Module):
+    """Eval mode and no gradients inside; the modules' modes are restored after."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+def reconstructions(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """model(x)[0] with z = mu (eval mode, no gradients), in batches; same shape as x."""
+    with evaluating(model):
+        return torch.cat([model(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)])

@@ -2,7 +2,7 @@
 3.4, 4.3) uses it, for 64x64 faces and for the credit table.
 
 Stage 1 is a trained beta-TCVAE (`FaceVAE` / `TabularVAE` fitted with `BetaTCVAE`); y is its
-reconstruction of x from z = mu, computed once with `stage1_reconstructions`. Stage 2 is a VAE
+reconstruction of x from z = mu, computed once with `gaussian_vae.reconstructions`. Stage 2 is a VAE
 on pairs (x, y): an encoder q(z | x - y) of the residual that the disentangled code missed and a
 decoder p(x | y, z). It is trained with `MSVAEStage2ELBO` on the tuple data (x, y) through
 `train.fit`. The thesis trains the residual encoder first and then the decoder, and gives
@@ -12,7 +12,6 @@ reconstructs, and mixes the inputs of two examples (Section 4.3, `MIXUP_MODES`).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +19,7 @@ from torch import nn
 
 from ..objectives import _describe, bernoulli_nll, gaussian_kl
 from .faces import FaceEncoder
-from .gaussian_vae import init_abdi, reparameterise
+from .gaussian_vae import evaluating, init_abdi, reparameterise
 from .tabular import TabularDecoder, TabularEncoder
 
 
@@ -113,27 +112,6 @@ class MSVAEStage2ELBO:
     describe = _describe
 
 
-@contextmanager
-def _evaluating(*modules: nn.Module):
-    """Eval mode and no gradients inside; the modules' modes are restored after."""
-    modes = [m.training for m in modules]
-    try:
-        for m in modules:
-            m.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for m, mode in zip(modules, modes):
-            m.train(mode)
-
-
-def stage1_reconstructions(stage1: nn.Module, x: torch.Tensor, batch_size: int = 500
-                           ) -> torch.Tensor:
-    """y = stage1(x)[0] with z = mu (eval mode, no gradients), in batches; same shape as x."""
-    with _evaluating(stage1):
-        return torch.cat([stage1(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)])
-
-
 # Section 4.3: y always comes from X_i; what the residual encoder reads comes from X_j.
 MIXUP_MODES = {
     "xj-yj": "(X_i, X_j - Y_j): X_j's own residual",
@@ -167,7 +145,7 @@ class MSVAE:
     def mixup(self, x_i: torch.Tensor, x_j: torch.Tensor, mode: str) -> torch.Tensor:
         """decode(Y_i, mu(input_j)): X_i's stage-1 reconstruction with the residual code of
         X_j taken as `mode` says (`MIXUP_MODES`). Same shape as x_i."""
-        with _evaluating(self.stage1, self.stage2):
+        with evaluating(self.stage1, self.stage2):
             y_i = self.stage1(x_i)[0]
             y_j = y_i if x_j is x_i else self.stage1(x_j)[0]
             y, encoder_input = mixup_inputs(x_i, y_i, x_j, y_j, mode)
