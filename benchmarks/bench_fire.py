@@ -11,7 +11,7 @@ import time
 import torch
 
 from repro_lib.device import get_device
-from repro_lib.simulators import fire
+from repro_lib.parts.ccvae_firebreak import fire
 
 
 def rate(fn, n, repeats=3):

@@ -1,4 +1,4 @@
-"""MIG: the vectorised `repro_lib.metrics.disentanglement.mig` against disentanglement_lib's loop.
+"""MIG: the vectorised `repro_lib.parts.influential_factors.disentanglement.mig` against disentanglement_lib's loop.
 
 The reference is disentanglement_lib's computation: `_histogram_discretize` (20 equal-width
 bins per latent) and one `sklearn.metrics.mutual_info_score` per (latent, factor) pair and per
@@ -15,7 +15,7 @@ import time
 import numpy as np
 import sklearn
 
-from repro_lib.metrics.disentanglement import (mig, mutual_information_matrix, reference_mig,
+from repro_lib.parts.influential_factors.disentanglement import (mig, mutual_information_matrix, reference_mig,
                                                reference_mutual_information_matrix)
 
 

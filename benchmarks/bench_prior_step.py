@@ -15,7 +15,7 @@ import time
 import torch
 
 from repro_lib.models import BurgessVAE
-from repro_lib.objectives import AttributionPrior, BetaVAE
+from repro_lib.parts.attribution_priors.objectives import AttributionPrior, BetaVAE
 
 
 def seconds_per_step(objective, x, repeats):

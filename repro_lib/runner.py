@@ -23,6 +23,7 @@ import yaml
 
 from .paths import repo_root
 from .profiles import PARTS, PROFILE_NAMES, check_part, check_profile, settings
+from .profiles import knobs as profile_knobs
 
 SCORECARD = Path("book/scorecard.ipynb")
 
@@ -102,7 +103,7 @@ def plan(profile: str, part: str | None = None, notebook: str | None = None,
         nb_part = nb.parts[1] if nb.parts[0] == "notebooks" else None
         knobs = {k: v for k, v in params.items() if k in declared[nb]}
         if nb_part:
-            part_knobs = PARTS[nb_part][profile]
+            part_knobs = profile_knobs(nb_part, profile)
             settings(nb_part, profile, **{k: v for k, v in knobs.items() if k in part_knobs})
     return [(nb, {"profile": profile, **{k: v for k, v in params.items() if k in declared[nb]}})
             for nb in chosen]

@@ -1,4 +1,4 @@
-"""The scorecard: each claim of a document (book/targets/<part>.yaml) beside our
+"""The scorecard: each claim of a document (book/<part>/claims.yaml) beside our
 measured number (results/<profile>/<part>/<notebook>.json) and whether it holds.
 
 A claim's `check` is one comparison of our number: `{">": x}`, `{">=": x}`,
@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .parts import PARTS
 from .paths import repo_root
 from .results import load_results
 
@@ -21,15 +22,20 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 REQUIRED = ("id", "claim", "where", "paper", "notebook", "measure", "check")
 
 
-def targets_dir() -> Path:
-    return repo_root() / "book" / "targets"
+def claims_path(part: str) -> Path:
+    """The claims file of a part: book/<part>/claims.yaml."""
+    return repo_root() / "book" / part / "claims.yaml"
 
 
 def load_targets() -> dict[str, dict[str, Any]]:
-    """Every part's targets file, keyed by part; malformed claims are errors."""
+    """Every part's claims file (in the order of `parts.PARTS`), keyed by part; malformed
+    claims are errors."""
     parts = {}
-    for path in sorted(targets_dir().glob("*.yaml")):
+    for part in PARTS:
+        path = claims_path(part)
         doc = yaml.safe_load(path.read_text())
+        if doc.get("part") != part:
+            raise ValueError(f"{path}: says part {doc.get('part')!r}, expected {part!r}")
         for claim in doc.get("claims", []):
             missing = [k for k in REQUIRED if k not in claim]
             if missing:

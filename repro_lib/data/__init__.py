@@ -1,7 +1,5 @@
 """The book's data: a registry of checksummed files and loaders built on it."""
 from .celeba import celeba_data_id, celeba_source, find_full_celeba, load_celeba
-from .credit import CreditData, MinMax, load_credit, read_credit_csv
-from .dsprites import DSpritesLike
 from .idx import read_idx
 from .mnist import load_mnist
 from .registry import (
@@ -19,22 +17,17 @@ from .registry import (
 __all__ = [
     "REGISTRY",
     "ChecksumError",
-    "CreditData",
     "DataError",
     "DataMissingError",
-    "DSpritesLike",
     "DatasetSpec",
     "FileSpec",
-    "MinMax",
     "celeba_data_id",
     "celeba_source",
     "fetch",
     "find_full_celeba",
     "fingerprint",
     "load_celeba",
-    "load_credit",
     "load_mnist",
-    "read_credit_csv",
     "read_idx",
     "search_dirs",
 ]

@@ -1,28 +1,27 @@
-"""Encoders, decoders and VAE families, built from a spec dict (`build`)."""
+"""Model families built from a spec dict (`build`), and the shared VAE interface (`vae`).
+
+Core registers the families more than one part uses (`burgess_vae`); each part registers its
+own with `register_family` when its modules are imported (its recipes import them).
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from torch import nn
 
 from .burgess import BurgessVAE
-from .ccvae import FireCCVAE, FireVAE
-from .faces import FaceVAE
-from .joint_vae import JointVAE, SmallCNN
-from .msvae import FaceMSVAE, TabularMSVAE
-from .tabular import TabularVAE
 
-FAMILIES: dict[str, type[nn.Module]] = {
-    "burgess_vae": BurgessVAE,
-    "fire_vae": FireVAE,
-    "fire_ccvae": FireCCVAE,
-    "joint_vae": JointVAE,
-    "small_cnn": SmallCNN,
-    "face_vae": FaceVAE,
-    "tabular_vae": TabularVAE,
-    "msvae_faces": FaceMSVAE,
-    "msvae_tabular": TabularMSVAE,
-}
+FAMILIES: dict[str, type[nn.Module]] = {"burgess_vae": BurgessVAE}
+
+
+def register_family(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: `build({"family": name, ...})` makes this class. One class per name."""
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        if FAMILIES.get(name, cls) is not cls:
+            raise ValueError(f"model family {name!r} is already registered by {FAMILIES[name].__name__}")
+        FAMILIES[name] = cls
+        return cls
+    return add
 
 
 def build(spec: dict[str, Any]) -> nn.Module:
@@ -30,8 +29,9 @@ def build(spec: dict[str, Any]) -> nn.Module:
     kwargs = dict(spec)
     family = kwargs.pop("family", None)
     if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)} "
+                         "(a part's families are registered when its recipes are imported)")
     return FAMILIES[family](**kwargs)
 
 
-__all__ = ["BurgessVAE", "FAMILIES", "build"]
+__all__ = ["BurgessVAE", "FAMILIES", "build", "register_family"]

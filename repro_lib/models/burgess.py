@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .vae import GaussianVAE
+
 
 class BurgessEncoder(nn.Module):
     """(B, C, 32, 32) images -> (mu, logvar), each (B, latent_dim)."""
@@ -65,23 +67,13 @@ class BurgessDecoder(nn.Module):
         return self.deconvs(self.dense(z).view(-1, self.conv, 4, 4))
 
 
-class BurgessVAE(nn.Module):
-    """Encoder + decoder with the reparameterisation trick.
-
-    `forward(x)` returns (reconstruction, mu, logvar, z); `encode_mean(x)` is
-    the deterministic map x -> mu(x) that saliency methods explain.
-    """
+class BurgessVAE(GaussianVAE):
+    """`BurgessEncoder` + `BurgessDecoder` (the `vae` interface); `encode_mean(x)` computes
+    mu(x) alone, the deterministic map that saliency methods explain."""
 
     def __init__(self, latent_dim: int = 3, channels: int = 1):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.encoder = BurgessEncoder(latent_dim, channels)
-        self.decoder = BurgessDecoder(latent_dim, channels)
+        super().__init__(BurgessEncoder(latent_dim, channels), BurgessDecoder(latent_dim, channels),
+                         latent_dim)
 
     def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder.mean(x)
-
-    def forward(self, x: torch.Tensor):
-        mu, logvar = self.encoder(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return self.decoder(z), mu, logvar, z

@@ -1,1 +1,0 @@
-"""Metrics: saliency separation (total variation, attribution entropy, Pearson correlation of latent saliency maps)."""

@@ -1,0 +1,34 @@
+"""Adversarial robustness (document 003, Sootla): its profile knobs.
+
+The recipes (tested functions behind the notebooks and claims) are in `recipes`; the
+models, losses, metrics and simulators only this part uses sit beside them.
+"""
+
+# Knobs of the adversarial-robustness part (document 003, Sootla). `full` is the author's
+# public code: 100k Adam steps (lr 1e-4, batch 64) per VAE, attacks of 1000 Adam steps
+# (lr 1e-3). `cpu` trains 1200 steps at lr 1e-3 (C still rises 0 -> 5 nats over the run),
+# attacks with 100 steps at lr 2e-3 and 8 pairs per (source, target) cell, 3 seeds per model;
+# CelebA: 25 epochs over 1,800 faces (fewer leave every face reconstructed as one template).
+PROFILES = {
+    "smoke": dict(
+        n_train=320, n_test=500, epochs=1, batch_size=64, lr=1e-3, gamma=30.0,
+        weight_decay=1e-3, seeds=2, classifier_n_train=1000, classifier_epochs=1,
+        pairs_per_cell=1, attack_steps=5, attack_lr=1e-3, radii=[0.05, 0.1, 0.2],
+        mc_samples=20000, celeba_n=100, celeba_epochs=1, celeba_seeds=2, celeba_pairs=6,
+        attribute_epochs=1,
+    ),
+    "cpu": dict(
+        n_train=19200, n_test=10000, epochs=4, batch_size=64, lr=1e-3, gamma=30.0,
+        weight_decay=1e-3, seeds=3, classifier_n_train=60000, classifier_epochs=4,
+        pairs_per_cell=8, attack_steps=100, attack_lr=2e-3, radii=[0.05, 0.1, 0.2],
+        mc_samples=200000, celeba_n=2000, celeba_epochs=25, celeba_seeds=3, celeba_pairs=100,
+        attribute_epochs=15,
+    ),
+    "full": dict(
+        n_train=60000, n_test=10000, epochs=107, batch_size=64, lr=1e-4, gamma=30.0,
+        weight_decay=1e-3, seeds=5, classifier_n_train=60000, classifier_epochs=10,
+        pairs_per_cell=100, attack_steps=1000, attack_lr=1e-3, radii=[0.05, 0.1, 0.2],
+        mc_samples=1000000, celeba_n=2000, celeba_epochs=500, celeba_seeds=5, celeba_pairs=500,
+        attribute_epochs=30,
+    ),
+}

@@ -1,0 +1,173 @@
+"""Recipes of the attribution-priors part (Amad, document 001).
+
+Known from the author's public code: MNIST resized to 32x32 in [0, 1]; the
+Burgess conv VAE with 3 latent units; Bernoulli reconstruction; Adam lr 1e-3,
+weight decay 1e-5, batch 300; beta = 1; Gradient SHAP of each latent mean with
+one all-black baseline and 5 samples; saliency |mu_j(x) * GS_j(x)|.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from ... import data as datasets
+from .attribution import latent_saliency
+from ...device import get_device
+from .saliency import attribution_entropy, pearson_correlation, total_variation
+from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
+from .objectives import AttributionPrior
+from ...train import FitResult, TrainSettings, fit
+
+PART = "attribution_priors"
+MODEL_SPEC = {"family": "burgess_vae", "latent_dim": 3}
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 1e-5
+
+
+@dataclass
+class Splits:
+    """Training, test and saliency-evaluation images, (N, 1, 32, 32) on the device."""
+
+    train: torch.Tensor
+    test: torch.Tensor
+    eval: torch.Tensor
+    data_id: str
+
+
+def load_splits(s) -> Splits:
+    """The first `s.n_train` MNIST training and `s.n_test` test images; the first
+    `s.n_eval` test images are the ones whose saliency maps are measured."""
+    device = get_device()
+    train, _ = datasets.load_mnist("train", limit=s.n_train)
+    test, _ = datasets.load_mnist("test", limit=s.n_test)
+    data_id = f"{datasets.fingerprint('mnist')}:train[:{s.n_train}]:32px"
+    return Splits(train.to(device), test.to(device), test[: s.n_eval].to(device), data_id)
+
+
+def objective_for(s, prior: str | None, lam: float, path: str = "faithful"):
+    """The plain VAE when `prior` is None or `lam` == 0, else the prior's objective
+    with the profile's Gradient SHAP samples and prior batch (None: the whole batch)."""
+    if prior is None or lam == 0:
+        return BetaVAE(1.0)
+    prior_batch = None if s.prior_batch >= s.batch_size else s.prior_batch
+    return AttributionPrior(prior, float(lam), path=path, n_samples=s.gs_samples,
+                            prior_batch=prior_batch)
+
+
+def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult:
+    """Train (or load from the cache) one VAE of this part's architecture and settings."""
+    settings = TrainSettings(epochs=s.epochs, batch_size=s.batch_size, lr=LEARNING_RATE,
+                             weight_decay=WEIGHT_DECAY, seed=seed)
+    return fit(MODEL_SPEC, objective, splits.train, splits.data_id, settings, desc=desc)
+
+
+def saliency_maps(model, x: torch.Tensor, n_samples: int = 5, batch_size: int = 250,
+                  seed: int = 1234) -> torch.Tensor:
+    """Saliency maps |mu_j * GS_j| of every latent, (N, K, H, W), detached, on the CPU."""
+    torch.manual_seed(seed)
+    out = []
+    for start in range(0, len(x), batch_size):
+        _, sal = latent_saliency(model.encode_mean, x[start : start + batch_size],
+                                 n_samples=n_samples)
+        out.append(sal.detach().sum(2).cpu())
+    return torch.cat(out)
+
+
+def measure(model, splits: Splits, n_samples: int = 5) -> dict[str, float]:
+    """Test reconstruction error (nats/image) and the saliency metrics on the eval images.
+
+    Besides the document's metrics: `tv_scale_free`, the total variation of each map
+    divided by the map's total saliency (so shrinking mu cannot lower it), `mu_abs`,
+    the mean |mu_j(x)|, and `dominant_share`, the share of all saliency held by the
+    most salient latent unit (1/K balanced, 1 collapsed).
+    """
+    maps = saliency_maps(model, splits.eval, n_samples)
+    share = maps.sum((0, 2, 3)) / maps.sum()
+    with torch.no_grad():
+        mu_abs = float(model.encode_mean(splits.eval).abs().mean())
+    mass = maps.sum((2, 3), keepdim=True).clamp_min(1e-30)
+    return {
+        "recon_test": reconstruction_error(model, splits.test),
+        "tv": float(total_variation(maps)),
+        "tv_scale_free": float(total_variation(maps / mass)),
+        "mu_abs": mu_abs,
+        "entropy": float(attribution_entropy(maps)),
+        "pearson": float(pearson_correlation(maps)),
+        "dominant_share": float(share.max()),
+    }
+
+
+def sweep(splits: Splits, s, prior: str | None, lambdas, runs: int, path: str = "faithful",
+          label: str | None = None) -> pd.DataFrame:
+    """Train `runs` seeds at each lambda and measure each model: one row per model."""
+    rows = []
+    jobs = [(lam, seed) for lam in lambdas for seed in range(runs)]
+    for lam, seed in tqdm(jobs, desc=f"{label or prior} sweep", leave=False):
+        objective = objective_for(s, prior, lam, path)
+        result = train_model(splits, s, objective, seed, desc=f"{prior} lam={lam} seed={seed}")
+        rows.append({"model": label or prior or "VAE", "prior": prior or "none", "lam": lam,
+                     "seed": seed, "path": path, "train_seconds": result.seconds,
+                     "cached": result.from_cache, **measure(result.model, splits, s.gs_samples)})
+    return pd.DataFrame(rows)
+
+
+def prior_sweep(splits: Splits, s, prior: str, lambdas) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plain VAE's runs and `s.runs_per_lambda` runs of `prior` at each lambda:
+    (sweep rows, sweep and plain VAE rows together)."""
+    sweep_rows = sweep(splits, s, prior, lambdas, s.runs_per_lambda)
+    return sweep_rows, pd.concat([baseline(splits, s), sweep_rows], ignore_index=True)
+
+
+def baseline(splits: Splits, s) -> pd.DataFrame:
+    """The plain VAE (lambda = 0), `s.baseline_runs` seeds."""
+    return sweep(splits, s, None, [0.0], s.baseline_runs, label="VAE")
+
+
+def disentangled_baselines(splits: Splits, s, beta: float = 5.0) -> pd.DataFrame:
+    """beta-VAE and beta-TCVAE of the same architecture, `s.baseline_runs` seeds each."""
+    rows = []
+    for name, objective in (("beta-VAE", BetaVAE(beta)),
+                            ("beta-TCVAE", BetaTCVAE(n_data=len(splits.train), beta=beta))):
+        for seed in range(s.baseline_runs):
+            result = train_model(splits, s, objective, seed, desc=f"{name} seed={seed}")
+            rows.append({"model": name, "prior": "none", "lam": 0.0, "seed": seed,
+                         "path": "-", "train_seconds": result.seconds,
+                         "cached": result.from_cache, **measure(result.model, splits, s.gs_samples)})
+    return pd.DataFrame(rows)
+
+
+def trend(frame: pd.DataFrame, metric: str) -> float:
+    """Spearman rank correlation of `metric` with lambda over all models of `frame`
+    (positive: grows with lambda). NaN when fewer than two lambdas."""
+    if frame["lam"].nunique() < 2:
+        return float("nan")
+    return float(spearmanr(frame["lam"], frame[metric]).statistic)
+
+
+def trends(frame: pd.DataFrame) -> dict[str, float]:
+    """Spearman trends with lambda of entropy, Pearson and test loss (see `trend`)."""
+    return {"entropy_trend": trend(frame, "entropy"), "pearson_trend": trend(frame, "pearson"),
+            "recon_trend": trend(frame, "recon_test")}
+
+
+def summary(frame: pd.DataFrame,
+            metrics=("recon_test", "tv", "entropy", "pearson", "mu_abs", "dominant_share")) -> pd.DataFrame:
+    """Mean and standard deviation of each metric per (model, lambda)."""
+    return frame.groupby(["model", "lam"])[list(metrics)].agg(["mean", "std"]).round(4)
+
+
+def example_images(splits: Splits, count: int = 4) -> torch.Tensor:
+    """`count` evenly spaced evaluation images for saliency figures, (count, 1, 32, 32)."""
+    return splits.eval[np.linspace(0, len(splits.eval) - 1, count).astype(int)]
+
+
+def load_model(splits: Splits, s, prior: str | None, lam: float, seed: int = 0,
+               path: str = "faithful"):
+    """The trained model of one configuration (from the cache after a sweep)."""
+    objective = objective_for(s, prior, lam, path)
+    return train_model(splits, s, objective, seed, desc=f"{prior} lam={lam} seed={seed}").model

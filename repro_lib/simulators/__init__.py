@@ -1,1 +1,0 @@
-"""Simulators that generate the book's synthetic data (seeded, deterministic)."""
