@@ -104,7 +104,7 @@ def test_stage2_shapes(spec, shape):
     assert recon.shape == shape and mu.shape == logvar.shape == z.shape == (shape[0], 4)
     assert torch.equal(mu, model.encode_mean(x - y))  # the encoder reads the residual
     model.eval()
-    recon, mu, _, z = model((x, y))
+    recon, (mu, _, _), z = model((x, y))
     assert torch.equal(z, mu) and torch.equal(recon, model.decode(y, mu))
     terms = MSVAEStage2ELBO(beta=2.0)(model, (x, y))
     assert torch.allclose(terms["loss"], terms["recon"] + 2.0 * terms["kl"])
