@@ -35,7 +35,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = JointVAE().to(device).eval()
     g = torch.Generator().manual_seed(0)
-    src = (torch.rand(args.pairs, 1, 32, 32, generator=g) * (torch.rand(args.pairs, 1, 32, 32, generator=g) < 0.2)).to(device)
+    shape = (args.pairs, 1, 32, 32)
+    src = (torch.rand(shape, generator=g) * (torch.rand(shape, generator=g) < 0.2)).to(device)
     tgt = src.roll(1, 0)
 
     def run(n, batch):

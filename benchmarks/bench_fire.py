@@ -45,7 +45,7 @@ def main():
         rows.append((f"vectorised torch, {torch.get_num_threads()} threads", dict(threads=None)))
     for name, kwargs in rows:
         sim = fire.FireSimulator(scen, device=device, **kwargs)
-        r, fit = rate(lambda: sim.fitness(layouts).cpu(), len(layouts))
+        r, fit = rate(lambda sim=sim: sim.fitness(layouts).cpu(), len(layouts))
         agree = torch.equal(fit[: len(ref_layouts)], torch.as_tensor(ref_fit))
         print(f"{name:42s} {r:12,.0f} evals/s  {r / ref_rate:8,.0f}x reference; "
               f"agrees with reference: {agree}")

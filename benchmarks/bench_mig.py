@@ -50,7 +50,8 @@ def main():
     fast = best_seconds(lambda: mig(codes, factors), args.repeats)
     print(f"{'sklearn loop (disentanglement_lib)':36s} {ref * 1e3:8.2f} ms")
     print(f"{'vectorised mig':36s} {fast * 1e3:8.2f} ms   {ref / fast:5.1f}x faster")
-    mi_diff = np.abs(mutual_information_matrix(codes, factors) - reference_mutual_information_matrix(codes, factors)).max()
+    mi_diff = np.abs(mutual_information_matrix(codes, factors)
+                     - reference_mutual_information_matrix(codes, factors)).max()
     print(f"MIG {mig(codes, factors):.12f} vs {reference_mig(codes, factors):.12f}; "
           f"max |MIG diff| {abs(mig(codes, factors) - reference_mig(codes, factors)):.2e}, "
           f"max |MI diff| {mi_diff:.2e} nats")

@@ -1,5 +1,6 @@
-"""Training objectives every part may use (a part's own live in its package). Each is a frozen dataclass called as `objective(model, x)`
-returning a dict of scalar tensors: "loss" (minimised) plus its named terms, all
+"""Training objectives every part may use (a part's own live in its package).
+
+Each is a frozen dataclass called as `objective(model, x)` returning a dict of scalar tensors: "loss" (minimised) plus its named terms, all
 averaged over the batch (nats per image). `describe()` gives the cache key part.
 
 Conventions: reconstruction = Bernoulli negative log-likelihood summed over
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import parts
-from .parts import PARTS, check_part
+from .parts import check_part
 
 PROFILE_NAMES = ("smoke", "cpu", "full")
 

@@ -67,18 +67,22 @@ def _plain(value: Any) -> Any:
 
 
 class Recorder:
-    """Started at the top of a notebook; `save(numbers)` at the end writes its result file."""
+    """Started at the top of a notebook (by `chapter`); `save(numbers)` at the end writes its
+    result file. `overrides`: the knobs this run set to other values than the profile's."""
 
-    def __init__(self, part: str, notebook: str, profile: str, seed: int = 0):
+    def __init__(self, part: str, notebook: str, profile: str, seed: int = 0,
+                 overrides: dict[str, Any] | None = None):
         check_part(part)
         check_profile(profile)
         self.part, self.notebook, self.profile, self.seed = part, notebook, profile, seed
+        self.overrides = dict(overrides or {})
         self.started = time.perf_counter()
 
-    def save(self, numbers: dict[str, Any]) -> Path:
+    def save(self, numbers: dict[str, Any]) -> None:
+        """Write the result file atomically and say where (relative to the repository)."""
         record = {
             "part": self.part, "notebook": self.notebook, "profile": self.profile,
-            "seed": self.seed, "device": str(get_device()),
+            "seed": self.seed, "overrides": _plain(self.overrides), "device": str(get_device()),
             "wall_seconds": round(time.perf_counter() - self.started, 1),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_revision": _git_revision(), "versions": _versions(),
@@ -86,7 +90,7 @@ class Recorder:
         }
         path = result_path(self.profile, self.part, self.notebook)
         write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
-        return path
+        print(f"{len(record['numbers'])} numbers written to {path.relative_to(repo_root())}")
 
 
 def load_results(profile: str) -> dict[tuple[str, str], dict[str, Any]]:

@@ -15,14 +15,17 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 
 from .paths import repo_root
-from .profiles import PARTS, PROFILE_NAMES, check_part, check_profile, settings
+from .parts import PARTS, check_part
+from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs
 
 SCORECARD = Path("book/scorecard.ipynb")
@@ -109,42 +112,88 @@ def plan(profile: str, part: str | None = None, notebook: str | None = None,
             for nb in chosen]
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """Kernels talk to the runner over Unix sockets in a private temporary folder, not over
+    TCP on localhost (which ipykernel warns about on every start, rightly: TCP ports are open
+    to every local user)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._ipc_dir = tempfile.mkdtemp(prefix="repro-kernel-")
+        self.transport = "ipc"
+        self.ip = str(Path(self._ipc_dir) / "kernel")
+
+    def cleanup_resources(self, restart: bool = False) -> None:
+        super().cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+
+def _group_label(nb: Path) -> str:
+    return nb.parts[1] if nb.parts[0] == "notebooks" else "book"
+
+
 def execute(profile: str, part: str | None = None, notebook: str | None = None,
             params: dict[str, Any] | None = None, scorecard: bool = True) -> list[Path]:
-    """Run the chosen notebooks (then the scorecard page) and return the executed copies."""
+    """Run the chosen notebooks (then the scorecard page) and return the executed copies.
+    Prints, per notebook, its place in its part and the time it and the part took."""
     import papermill
 
     jobs = plan(profile, part, notebook, params)
     if scorecard and notebook is None:
         jobs.append((SCORECARD, {"profile": profile}))
     root, out_dir = repo_root(), executed_dir(profile)
+    per_group: dict[str, int] = {}
+    for nb, _ in jobs:
+        per_group[_group_label(nb)] = per_group.get(_group_label(nb), 0) + 1
+    group_started: dict[str, float] = {}
+    seen: dict[str, int] = {}
     done = []
     for nb, parameters in jobs:
+        group = _group_label(nb)
+        seen[group] = seen.get(group, 0) + 1
+        group_started.setdefault(group, time.perf_counter())
         target = out_dir / nb
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        print(f"[repro_lib] {profile}: {nb} ...", flush=True)
+        place = f"[{profile} {group} {seen[group]}/{per_group[group]}]"
+        print(f"{place} {nb.stem} ...", flush=True)
         papermill.execute_notebook(
             str(root / nb), str(target), parameters=parameters, cwd=str((root / nb).parent),
             kernel_name="python3", progress_bar=False, log_output=False,
+            kernel_manager_class=IPCKernelManager,
         )
-        _hide_default_parameters(target)
-        print(f"[repro_lib] {profile}: {nb} done in {time.perf_counter() - start:.0f} s", flush=True)
+        _tidy_executed_copy(target)
+        now = time.perf_counter()
+        print(f"{place} {nb.stem} done in {now - start:.0f} s ({group}: {now - group_started[group]:.0f} s so far)",
+              flush=True)
         done.append(target)
     return done
 
 
-def _hide_default_parameters(path: Path) -> None:
-    """Tag the notebook's own `parameters` cell `remove-cell` in its executed copy: the
-    book then shows only papermill's injected cell, i.e. the values actually used."""
+def _tidy_executed_copy(path: Path) -> None:
+    """What the book shows of an executed copy:
+    - its own `parameters` cell is tagged `remove-cell` (the book shows papermill's injected
+      cell, i.e. the values actually used);
+    - outputs that show a widget closed during the run (a finished tqdm bar) are dropped:
+      their state is gone, so the static page would show an empty box."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    live = set(state.get("state", {}))
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+            cell.setdefault("metadata", {})["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.outputs if not _closed_widget(out, live)]
     nbformat.write(nb, path)
+
+
+def _closed_widget(output: dict[str, Any], live: set[str]) -> bool:
+    view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+    return view is not None and view.get("model_id") not in live
 
 
 def build_book(profile: str) -> Path:

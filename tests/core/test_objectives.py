@@ -16,7 +16,7 @@ def test_gaussian_kl_matches_torch_distributions():
 
 
 def test_bernoulli_nll_by_hand():
-    recon = torch.tensor([[0.5, 0.25]]); x = torch.tensor([[1.0, 0.0]])
+    recon, x = torch.tensor([[0.5, 0.25]]), torch.tensor([[1.0, 0.0]])
     assert math.isclose(bernoulli_nll(recon, x).item(), -math.log(0.5) - math.log(0.75), rel_tol=1e-6)
 
 
@@ -36,7 +36,8 @@ def _loop_log_qz(z, mu, logvar, n_data):
         dens = Normal(mu, (0.5 * logvar).exp()).log_prob(z[i].expand(b, d))  # (b, d)
         joint = torch.logsumexp(dens.sum(1), 0) - math.log(b * n_data)
         prod = (torch.logsumexp(dens, 0) - math.log(b * n_data)).sum()
-        out_joint.append(joint); out_prod.append(prod)
+        out_joint.append(joint)
+        out_prod.append(prod)
     return torch.stack(out_joint), torch.stack(out_prod)
 
 

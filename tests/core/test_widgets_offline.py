@@ -45,7 +45,7 @@ def _fig(i: int):
 
 
 def _links_of(box: Explorer) -> list[tuple]:
-    return [(l.source[0], l.source[1], l.target[0], l.target[1]) for l in box.links]
+    return [(link.source[0], link.source[1], link.target[0], link.target[1]) for link in box.links]
 
 
 # --------------------------------------------------------------------------- unit tests
@@ -123,7 +123,7 @@ def test_grid_explorer_nested_stacks():
     _, prior, lam, outer = box.children
     assert isinstance(prior, widgets.ToggleButtons)  # strings -> toggle buttons
     assert isinstance(lam, widgets.SelectionSlider)  # numbers -> slider
-    assert [l for l, _ in lam.options] == ["0.01", "0.1", "1"]
+    assert [label for label, _ in lam.options] == ["0.01", "0.1", "1"]
     assert box.controls == [prior, lam] and box.stack is outer
     assert isinstance(outer, widgets.Stack) and len(outer.children) == 2
     for inner in outer.children:

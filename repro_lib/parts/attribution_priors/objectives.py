@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 
 from ...objectives import describe_fields, elbo_terms
 from .attribution import latent_saliency

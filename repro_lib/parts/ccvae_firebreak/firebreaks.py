@@ -25,15 +25,18 @@ def data_cache_dir() -> Path:
     return cache_folder("data", "REPRO_DATA_CACHE")
 
 
-def dataset_id(n: int, seed: int = 0, forest: fire.Forest = fire.Forest()) -> str:
-    """The cache key of a data set (also its identity in model-cache keys)."""
+def dataset_id(n: int, seed: int = 0, forest: fire.Forest | None = None) -> str:
+    """The cache key of a data set (also its identity in model-cache keys); forest None:
+    the default `fire.Forest()`."""
+    forest = forest or fire.Forest()
     return key_of({"dataset": "firebreaks", "format": FORMAT, "n": n, "seed": seed,
                    "forest": forest.describe()})
 
 
-def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest = fire.Forest()
+def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(layouts (n, 1, 20, 20) float32 in {0, 1}, fitness (n,) float32, dataset id)."""
+    forest = forest or fire.Forest()
     key = dataset_id(n, seed, forest)
     path = data_cache_dir() / f"firebreaks-{key}.pt"
     if path.exists():

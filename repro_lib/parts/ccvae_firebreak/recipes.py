@@ -307,6 +307,13 @@ def _latent_children(model, za, va, zb, vb, variant, s, g, cg_pool):
     return decode_valid(model, z)
 
 
+def _tournament(fitness: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """len(fitness) binary tournaments: the index of the fitter of two random members each."""
+    n = len(fitness)
+    i, j = torch.randint(n, (2, n), generator=g)
+    return torch.where(fitness[i] >= fitness[j], i, j)
+
+
 def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: int) -> pd.DataFrame:
     """One run: a population of `s.ga_population` layouts (starting from `start`), each
     iteration makes as many children from random parent pairs (chosen by binary tournaments)
@@ -323,10 +330,7 @@ def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: 
     rows = [(0, float(fit_.max()), float(fit_.mean()))]
     n = len(pop)
     for it in range(1, s.ga_iterations + 1):
-        def tournament():
-            i, j = torch.randint(n, (2, n), generator=g)
-            return torch.where(fit_[i] >= fit_[j], i, j)
-        pa, pb = pop[tournament()], pop[tournament()]
+        pa, pb = pop[_tournament(fit_, g)], pop[_tournament(fit_, g)]
         if variant == "vanilla":
             children = _vanilla_children(pa, pb, s, g)
         else:

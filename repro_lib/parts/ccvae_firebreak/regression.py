@@ -7,7 +7,8 @@ import torch
 
 def mae(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean absolute error, mean |pred - target| (units of the target)."""
-    return float((torch.as_tensor(pred, dtype=torch.float64) - torch.as_tensor(target, dtype=torch.float64)).abs().mean())
+    pred, target = torch.as_tensor(pred, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64)
+    return float((pred - target).abs().mean())
 
 
 def mape(pred: torch.Tensor, target: torch.Tensor) -> float:

@@ -21,8 +21,8 @@ from ...models import register_family
 from ...models.vae import Posterior, VAEOutput, evaluating, gaussian_kl, reparameterise
 from ...objectives import bernoulli_nll, describe_fields
 from .abdi import init_abdi
-from .faces import FaceEncoder
-from .tabular import TabularDecoder, TabularEncoder
+from .faces import FaceEncoder  # also registers face_vae
+from .tabular import TabularDecoder, TabularEncoder  # also registers tabular_vae
 
 
 class MSVAEStage2(nn.Module):

@@ -27,7 +27,6 @@ from ...models.vae import posterior_means, reconstructions, reparameterise
 from .msvae import MSVAE, MSVAEStage2ELBO
 from ...models.vae import gaussian_kl_per_dim
 from ...objectives import BetaTCVAE, BetaVAE, bernoulli_nll
-from . import faces, tabular  # noqa: F401  (registers their model families)
 from ...train import FitResult, TrainSettings, fit
 
 PART = "influential_factors"

@@ -58,7 +58,7 @@ def test_models_shapes_and_head_on_the_last_half():
         vae.predict(mu)
     full = build({"family": "fire_ccvae"})   # Table 1 sizes
     assert full.mu_head.in_features == 6400 and full.decoder[0].out_features == 6400
-    assert [l.out_features for l in full.head if isinstance(l, torch.nn.Linear)] == [128, 64, 1]
+    assert [layer.out_features for layer in full.head if isinstance(layer, torch.nn.Linear)] == [128, 64, 1]
     assert full.head[0].in_features == 128
 
 
