@@ -1,7 +1,7 @@
 """Training objectives every part may use (a part's own live in its package).
 
-Each is a frozen dataclass called as `objective(model, x)` returning a dict of scalar tensors: "loss" (minimised) plus its named terms, all
-averaged over the batch (nats per image). `describe()` gives the cache key part.
+Each is a frozen dataclass called as `objective(model, x)` returning a dict of scalar tensors:
+"loss" (minimised) plus its named terms, all averaged over the batch (nats per image). `describe()` gives the cache key part.
 
 Conventions: reconstruction = Bernoulli negative log-likelihood summed over
 pixels; KL against a standard-normal prior summed over latent units.

@@ -1,10 +1,15 @@
-"""The one training loop, with the model cache in front of it.
+"""Training behind the model cache.
 
-`fit(spec, objective, x, data_id, settings)` returns a trained model: loaded
-from the cache when the same (model spec and its layers, objective, data, settings,
-seed) was trained before, trained and stored otherwise. Training data is one tensor on
-the device (or a tuple of tensors, e.g. images and labels, sliced together), sliced per batch; a seeded generator fixes the batch order, and the
-global torch seed fixes initialisation and sampling, so CPU runs repeat exactly.
+`fit(spec, objective, data, settings)` returns a trained model: loaded from the cache when the
+same (model spec and its layers, objective, data identity, training loop, settings, seed) was
+trained before, trained and stored otherwise. `data` is a `data.Tensors` (tensors plus the
+name of exactly those rows), so a cache key never rests on a hand-written string.
+
+The default loop, `adam_minibatches`, is Adam over shuffled minibatches: a seeded generator
+fixes the batch order and the global torch seed fixes initialisation and sampling, so CPU runs
+repeat exactly. Another loop (a sequence model's, an evolution strategy's) is any function
+`loop(model, objective, data, settings, desc, progress, val) -> history` with its own frozen
+settings dataclass; `fit` caches its models the same way.
 """
 from __future__ import annotations
 
@@ -17,12 +22,14 @@ import torch
 from tqdm.auto import tqdm
 
 from . import cache, models
+from .data.tensors import Tensors
 from .device import get_device
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """epochs over the data; batch_size images; Adam lr and (L2) weight_decay; seed."""
+    """Settings of `adam_minibatches`: epochs over the data; batch_size rows; Adam lr and
+    (L2) weight_decay; seed (initialisation, sampling and batch order)."""
 
     epochs: int
     batch_size: int
@@ -47,11 +54,8 @@ class FitResult:
 TRAINED_COUNT = 0
 
 
-Data = "torch.Tensor | tuple[torch.Tensor, ...]"
-
-
-def _to(x, device):
-    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+Batch = "torch.Tensor | tuple[torch.Tensor, ...]"
+TrainingLoop = Callable[..., "dict[str, list[float]]"]
 
 
 def _rows(x, index):
@@ -69,24 +73,24 @@ def architecture_of(spec: dict[str, Any]) -> str:
     return hashlib.sha256(repr(models.build(spec)).encode()).hexdigest()[:16]
 
 
-def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
-        settings: TrainSettings, desc: str = "train", progress: bool = True,
-        val: Data | None = None) -> FitResult:
-    """Train `models.build(spec)` on images `x` (N, ...) to minimise `objective`,
-    or load it from the cache. `data_id` must identify the exact data (e.g. the
-    dataset fingerprint plus the subset taken), including `val` when given.
+def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any, *,
+        desc: str = "train", progress: bool = True, val: Tensors | None = None,
+        loop: TrainingLoop | None = None) -> FitResult:
+    """Train `models.build(spec)` on `data` to minimise `objective` with `loop` (default
+    `adam_minibatches`, whose settings are a `TrainSettings`), or load it from the cache.
 
-    `x` may be a tuple of tensors with the same first dimension (e.g. images and
-    labels): batches are then tuples, passed to the objective as they are. With
-    `val` (same form), every term of the objective on it is recorded once per epoch
-    as `history["val_<term>"]` (model in eval mode, no gradients).
-    An objective with a `param_groups(model, lr)` method gets one Adam optimiser
-    per returned group (`{"params": [...], "lr": ...}`); one with a true `wants_step`
-    attribute is called as `objective(model, batch, step=step)` (step = 0, 1, ...)."""
+    The objective sees batches of `data.batch_form`: one tensor, or a tuple (e.g. images and
+    labels). With `val` (same form), every term of the objective on it is recorded once per
+    epoch as `history["val_<term>"]` (model in eval mode, no gradients)."""
+    if not isinstance(data, Tensors) or (val is not None and not isinstance(val, Tensors)):
+        raise TypeError("fit takes data (and val) as repro_lib.data.Tensors: tensors with their data_id")
+    loop = loop or adam_minibatches
     description = {"model": spec, "architecture": architecture_of(spec),
-                   "objective": objective.describe(), "data": data_id, "train": asdict(settings)}
+                   "objective": objective.describe(), "data": data.data_id,
+                   "loop": f"{loop.__module__}.{loop.__qualname__}",
+                   "train": {"settings": type(settings).__name__, **asdict(settings)}}
     if val is not None:
-        description["validated"] = True
+        description["validation"] = val.data_id
     key = cache.key_of(description)
     device = get_device()
     stored = cache.load(key)
@@ -100,10 +104,10 @@ def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
     model = models.build(spec).to(device)
-    history = train_loop(model, objective, _to(x, device), settings, desc, progress,
-                         val=None if val is None else _to(val, device))
+    history = loop(model, objective, data.to(device).batch_form, settings, desc, progress,
+                   val=None if val is None else val.to(device).batch_form)
     seconds = time.perf_counter() - start
-    n_train = len(_first(x))
+    n_train = len(data)
     meta = {"device": str(device), "n_train": int(n_train), "torch": str(torch.__version__)}
     cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                      "history": history, "seconds": seconds, "meta": meta})
@@ -112,13 +116,17 @@ def fit(spec: dict[str, Any], objective: Callable, x: Data, data_id: str,
     return FitResult(model, history, key, False, seconds, meta)
 
 
-def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
-               settings: TrainSettings, desc: str = "train", progress: bool = True,
-               val: Data | None = None) -> dict[str, list[float]]:
-    """Adam over shuffled minibatches of `x` for `settings.epochs` epochs.
+def adam_minibatches(model: torch.nn.Module, objective: Callable, x: Batch,
+                     settings: TrainSettings, desc: str = "train", progress: bool = True,
+                     val: Batch | None = None) -> dict[str, list[float]]:
+    """Adam over shuffled minibatches of `x` (a tensor, or a tuple sliced together) for
+    `settings.epochs` epochs, dropping the last partial batch.
 
-    Returns every loss term per step (and per epoch on `val`, see `fit`). A
-    non-finite loss stops the run with the step and the value of each term.
+    An objective with a `param_groups(model, lr)` method gets one Adam optimiser per returned
+    group (`{"params": [...], "lr": ...}`); one with a true `wants_step` attribute is called
+    as `objective(model, batch, step=step)` (step = 0, 1, ...). Returns every loss term per
+    step (and per epoch on `val`, see `fit`). A non-finite loss stops the run with the step
+    and the value of each term.
     """
     if hasattr(objective, "param_groups"):
         optimisers = [torch.optim.Adam(g["params"], lr=g["lr"], weight_decay=settings.weight_decay)
@@ -171,7 +179,7 @@ def train_loop(model: torch.nn.Module, objective: Callable, x: Data,
     return history
 
 
-def _evaluate(objective: Callable, model: torch.nn.Module, data: Data, batch_size: int
+def _evaluate(objective: Callable, model: torch.nn.Module, data: Batch, batch_size: int
               ) -> dict[str, float]:
     """Mean of each term of `objective` over `data`, in batches (weighted by batch size)."""
     n = len(_first(data))

@@ -13,9 +13,11 @@ from .registry import (
     fingerprint,
     search_dirs,
 )
+from .tensors import Tensors
 
 __all__ = [
     "REGISTRY",
+    "Tensors",
     "ChecksumError",
     "DataError",
     "DataMissingError",

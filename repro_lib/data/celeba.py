@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .registry import DataMissingError, DatasetSpec, fetch, fingerprint, search_dirs
+from .tensors import Tensors
 
 SOURCES = ("subset", "full", "auto")
 IMAGE_DIR = "img_align_celeba"
@@ -135,9 +136,10 @@ def _check(size, limit) -> None:
 
 
 def load_celeba(size: int = 64, limit: int | None = None, source: str = "subset"
-                ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Images float32 (N, 3, size, size) in [0, 1] (resized bilinearly from 64x64 unless
-    size = 64), attributes int64 (N, 40) in {0, 1}, and the 40 attribute names (official order).
+                ) -> tuple[Tensors, list[str]]:
+    """`Tensors((images, attributes), data_id)` and the 40 attribute names (official order):
+    images float32 (N, 3, size, size) in [0, 1] (resized bilinearly from 64x64 unless
+    size = 64), attributes int64 (N, 40) in {0, 1}; data_id as `celeba_data_id` says.
     ``limit`` keeps the first ``limit`` images (all when None: 2,000 in the subset, every
     listed image in the full set). ``source``: "subset" (default), "full" or "auto"."""
     _check(size, limit)
@@ -148,7 +150,9 @@ def load_celeba(size: int = 64, limit: int | None = None, source: str = "subset"
     x = torch.from_numpy(images[:limit].astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
     if size != 64:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(0, 1)
-    return x, torch.from_numpy(attributes[:limit].astype(np.int64)), names
+    faces = Tensors((x, torch.from_numpy(attributes[:limit].astype(np.int64))),
+                    celeba_data_id(source, size, limit))
+    return faces, names
 
 
 def celeba_data_id(source: str = "auto", size: int = 64, limit: int | None = None) -> str:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from .idx import read_idx
-from .registry import fetch
+from .registry import fetch, fingerprint
+from .tensors import Tensors
 
 SPLITS = ("train", "test")
 DATASETS = ("mnist", "fashion_mnist")
@@ -37,11 +38,12 @@ def _arrays(split: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_mnist(
     split: str = "train", dataset: str = "mnist", size: int = 32, limit: int | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images and labels of one split of MNIST or Fashion-MNIST.
+) -> Tensors:
+    """Images and labels of one split of MNIST or Fashion-MNIST, with their identity.
 
-    Returns images float32 (N, 1, size, size) with values in [0, 1] (pixel / 255, resized
-    bilinearly from 28x28 unless ``size == 28``) and labels int64 (N,) in 0..9.
+    Returns `Tensors((images, labels), data_id)`: images float32 (N, 1, size, size) with values
+    in [0, 1] (pixel / 255, resized bilinearly from 28x28 unless ``size == 28``), labels int64
+    (N,) in 0..9, and data_id `<dataset>:<fingerprint>:<split>[:limit]:<size>px`.
     ``split`` is "train" (60000) or "test" (10000); ``dataset`` is "mnist" or "fashion_mnist";
     ``limit`` keeps the first ``limit`` images (all when None).
     """
@@ -59,4 +61,5 @@ def load_mnist(
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         x = x.clamp_(0.0, 1.0)
     y = torch.from_numpy(labels[:limit].astype(np.int64))
-    return x, y
+    rows = "" if limit is None else limit
+    return Tensors((x, y), f"{dataset}:{fingerprint(dataset)}:{split}[:{rows}]:{size}px")

@@ -83,7 +83,7 @@ def test_mnist_from_shared_copy(env, monkeypatch):
     assert xs.shape == (100, 1, 32, 32) and ys.shape == (100,)
     assert float(xs.min()) >= 0.0 and float(xs.max()) <= 1.0
     assert torch.equal(ys, yt[:100])
-    assert torch.equal(load_mnist("test", size=28, limit=5)[0], xt[:5])
+    assert torch.equal(load_mnist("test", size=28, limit=5).x, xt[:5])
 
 
 @needs_fashion

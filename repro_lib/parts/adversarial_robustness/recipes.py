@@ -18,12 +18,19 @@ import pandas as pd
 import torch
 
 from .attacks import attack
-from ...data import fingerprint, load_celeba, load_mnist
+from ...data import Tensors, load_celeba, load_mnist
 from ...device import get_device
 from . import joint_vae, robustness  # noqa: F401  (joint_vae registers its model families)
 from .objectives import CapacityVAE, CrossEntropy, JointELBO, MultiLabelBCE
 from ...plots import grid_image  # noqa: F401  (notebooks call ar.grid_image)
 from ...train import FitResult, TrainSettings, fit
+import json
+import math
+
+from .joint_vae import concrete_sample, gumbel_max
+from .objectives import categorical_kl
+from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
+from ...results import result_path
 
 # Capacity control first squeezes the posteriors onto the prior, which fills the CPU's
 # gradients with denormal floats and slows training about 2x; flushing them to zero changes
@@ -167,23 +174,31 @@ class Mnist:
     """32x32 MNIST on the device: the VAEs' training images, the test split (attacks), and
     the classifier's training images and labels."""
 
-    train_x: torch.Tensor
+    vae_training: Tensors
+    judge_training: Tensors
     test_x: torch.Tensor
     test_y: torch.Tensor
-    clf_x: torch.Tensor
-    clf_y: torch.Tensor
-    train_id: str
-    clf_id: str
+
+    @property
+    def train_x(self) -> torch.Tensor:
+        return self.vae_training.x
+
+    @property
+    def clf_x(self) -> torch.Tensor:
+        return self.judge_training.x
+
+    @property
+    def clf_y(self) -> torch.Tensor:
+        return self.judge_training.tensors[1]
 
 
 def load_data(s) -> Mnist:
+    """The first `s.n_train` training images (VAEs), `s.classifier_n_train` labelled training
+    images (the digit judge) and `s.n_test` test images with labels (attacks), on the device."""
     dev = get_device()
-    fp = fingerprint("mnist")
-    train_x, _ = load_mnist("train", size=32, limit=s.n_train)
-    clf_x, clf_y = load_mnist("train", size=32, limit=s.classifier_n_train)
-    test_x, test_y = load_mnist("test", size=32, limit=s.n_test)
-    return Mnist(train_x.to(dev), test_x.to(dev), test_y.to(dev), clf_x.to(dev), clf_y.to(dev),
-                 f"mnist:{fp}:train[:{s.n_train}]:32px", f"mnist:{fp}:train[:{s.classifier_n_train}]:32px+labels")
+    test_x, test_y = load_mnist("test", size=32, limit=s.n_test).to(dev)
+    return Mnist(load_mnist("train", size=32, limit=s.n_train).select(0).to(dev),
+                 load_mnist("train", size=32, limit=s.classifier_n_train).to(dev), test_x, test_y)
 
 
 def total_steps(n: int, s_epochs: int, batch_size: int) -> int:
@@ -216,7 +231,7 @@ def train_settings(kind: str, s, seed: int, epochs: int | None = None) -> TrainS
 def train_vae(kind: str, data: Mnist, s, seed: int = 0) -> FitResult:
     """One MNIST model of `kind` (cached)."""
     steps = total_steps(len(data.train_x), s.epochs, s.batch_size)
-    return fit(vae_spec(), vae_objective(kind, s, steps), data.train_x, data.train_id,
+    return fit(vae_spec(), vae_objective(kind, s, steps), data.vae_training,
                train_settings(kind, s, seed), desc=f"{kind} seed {seed}")
 
 
@@ -228,12 +243,12 @@ def train_background(name: str, data: Mnist, s, seed: int = 0) -> FitResult:
         return train_vae("disentangled", data, s, seed)
     objective = {"vae": JointELBO(1.0), "beta_vae": JointELBO(4.0),
                  "capacity": CapacityVAE(gamma=s.gamma, cont_max=C_CONT, steps=steps)}[name]
-    return fit(vae_spec(disc=0), objective, data.train_x, data.train_id,
+    return fit(vae_spec(disc=0), objective, data.vae_training,
                train_settings("entangled", s, seed), desc=f"{name} seed {seed}")
 
 
 def train_classifier(data: Mnist, s) -> FitResult:
-    return fit({"family": "small_cnn"}, CrossEntropy(), (data.clf_x, data.clf_y), data.clf_id,
+    return fit({"family": "small_cnn"}, CrossEntropy(), data.judge_training,
                TrainSettings(epochs=s.classifier_epochs, batch_size=CLASSIFIER_BATCH,
                              lr=CLASSIFIER_LR, seed=0), desc="classifier")
 
@@ -349,6 +364,51 @@ def verdict(summary: pd.DataFrame, measure: str = "AS ignore-target") -> pd.Data
     return pd.DataFrame(rows)
 
 
+def verdicts(summary: pd.DataFrame, measures) -> pd.DataFrame:
+    """`verdict` of each of `measures` (columns of the per-seed `summary`) stacked, skipping a
+    measure that is NaN for some seed (e.g. attribute agreement with no reliable attribute)."""
+    return pd.concat([verdict(summary, m) for m in measures if summary[m].notna().all()], ignore_index=True)
+
+
+def claim_holds(verdict_frame: pd.DataFrame, measure: str | None = None) -> bool:
+    """True when the claim holds against every baseline of a `verdict` frame (optionally only
+    its rows of `measure`): each interval of disentangled minus entangled lies above 0."""
+    rows = verdict_frame if measure is None else verdict_frame[verdict_frame.measure == measure]
+    return bool(rows["claim holds"].all())
+
+
+def verdict_numbers(verdict_frame: pd.DataFrame, prefix: str = "diff", names: dict | None = None) -> dict:
+    """The result-file numbers of a `verdict` frame: per row, "<prefix>_<name>_vs_<baseline>" =
+    the mean difference (fractions) and "..._ci" = [ci_low, ci_high]; `names` maps a measure to
+    its short name in the key (default: the measure itself)."""
+    names = names or {}
+    out = {}
+    for _, r in verdict_frame.iterrows():
+        key = f"{prefix}_{names.get(r['measure'], r['measure'])}_vs_{r['baseline']}"
+        out[key] = r["mean difference"]
+        out[f"{key}_ci"] = [r["ci_low"], r["ci_high"]]
+    return out
+
+
+MNIST_MEASURES = {"AS ignore-target": "ignore", "AS target": "target"}
+
+
+def overall_difference(tables_a: dict, tables_b: dict, which: str = "ignore") -> float:
+    """Overall rate (mean of the per-source marginals, fractions) of `which` ("ignore" or
+    "target") under success tables a minus that under b, e.g. weight decay's effect."""
+    return robustness.overall(tables_a)[which] - robustness.overall(tables_b)[which]
+
+
+def least_robust_by_radius(sweep: pd.DataFrame, measure: str = "AS ignore-target") -> dict:
+    """Per radius of the `sweep` (rows: model label, radius, measure): is the disentangled
+    model's rate strictly above every other model's? {radius: bool}."""
+    out = {}
+    for radius, g in sweep.groupby("radius"):
+        v = g.set_index("model")[measure]
+        out[radius] = bool(v[LABELS["disentangled"]] > v.drop(LABELS["disentangled"]).max())
+    return out
+
+
 def explorer_frame(run: AttackRun, row: int) -> np.ndarray:
     """x, x_adv, |d| (scaled to its max) and the reconstruction of x_adv side by side, (H, 4W+3)."""
     x, xa, rec = (t[row].detach().cpu().numpy().mean(0) for t in (run.source, run.x_adv, run.recon_adv))
@@ -363,31 +423,36 @@ def explorer_frame(run: AttackRun, row: int) -> np.ndarray:
 
 @dataclass
 class Faces:
-    """64x64 faces on the device: the training split (VAEs and the attribute judge) with its
-    attributes, the held-out split (attacks) with its attributes (CPU, int64 (N, 40))."""
+    """64x64 faces: the training split (VAEs and the attribute judge) with its attributes as
+    floats, on the device; the held-out split (attacks) on the device with its attributes
+    (CPU, int64 (N, 40)); the 40 attribute names."""
 
-    train_x: torch.Tensor
-    train_attributes: torch.Tensor
+    training: Tensors
     test_x: torch.Tensor
     test_attributes: torch.Tensor
     names: list
-    data_id: str
+
+    @property
+    def train_x(self) -> torch.Tensor:
+        return self.training.x
 
 
 def load_faces(s) -> Faces:
     """The first `s.celeba_n` faces at 64x64; the last 10% are held out for the attacks."""
-    x, attributes, names = load_celeba(size=64, limit=s.celeba_n)
-    n_test = max(2, len(x) // 10)
+    faces, names = load_celeba(size=64, limit=s.celeba_n)
+    n_test = max(2, len(faces) // 10)
     dev = get_device()
-    return Faces(x[:-n_test].to(dev), attributes[:-n_test], x[-n_test:].to(dev),
-                 attributes[-n_test:], names,
-                 f"celeba_subset:{fingerprint('celeba_subset')}:[:{len(x) - n_test}]:64px")
+    train = faces.rows(None, -n_test)
+    test_x, test_attributes = faces.rows(-n_test, None)
+    x, attributes = train
+    training = Tensors((x.to(dev), attributes.float().to(dev)), train.data_id)
+    return Faces(training, test_x.to(dev), test_attributes, names)
 
 
 def train_face_vae(kind: str, faces: Faces, s, seed: int = 0) -> FitResult:
     steps = total_steps(len(faces.train_x), s.celeba_epochs, s.batch_size)
     return fit(vae_spec(cont=CELEBA_CONT, channels=3, size=64),
-               vae_objective(kind, s, steps, c_cont=CELEBA_C_CONT), faces.train_x, faces.data_id,
+               vae_objective(kind, s, steps, c_cont=CELEBA_C_CONT), faces.training.select(0),
                train_settings(kind, s, seed, epochs=s.celeba_epochs), desc=f"celeba {kind} seed {seed}")
 
 
@@ -395,8 +460,7 @@ def train_attribute_judge(faces: Faces, s) -> FitResult:
     """A CNN predicting the 40 CelebA attributes of a 64x64 face (multi-label), trained on
     the training split's real faces."""
     return fit({"family": "small_cnn", "channels": 3, "classes": 40, "size": 64}, MultiLabelBCE(),
-               (faces.train_x, faces.train_attributes.float().to(faces.train_x.device)),
-               faces.data_id + "+attributes",
+               faces.training,
                TrainSettings(epochs=s.attribute_epochs, batch_size=CLASSIFIER_BATCH,
                              lr=CLASSIFIER_LR, seed=0), desc="attribute judge")
 
@@ -449,6 +513,32 @@ def face_attacks(model, faces: Faces, s, seed: int, judge=None,
     return frame
 
 
+def reliable_attributes(balanced: np.ndarray) -> np.ndarray:
+    """The attributes the judge reads reliably on a model's reconstructions: balanced accuracy
+    (40,) at least `RELIABLE_BALANCED_ACCURACY` (NaN, an attribute with one class, counts as 0)."""
+    return np.nan_to_num(balanced) >= RELIABLE_BALANCED_ACCURACY
+
+
+FACE_MEASURES = ("success", "closed", "attribute agreement", "agreement before")
+
+
+def face_seed_row(kind: str, seed: int, frame: pd.DataFrame, reliable: np.ndarray, names) -> dict:
+    """One model and seed's CelebA attacks (a `face_attacks` frame with the judge's columns)
+    summed up: the mean of each of `FACE_MEASURES` (fractions; NaN pairs skipped, NaN when all
+    are), the names of the `reliable` (40,) bool attributes, and the median L2 perturbation."""
+    means = {m: float(frame[m].mean()) for m in FACE_MEASURES}
+    return {"model": kind, "seed": seed, **means,
+            "reliable attributes": ", ".join(np.array(names)[reliable]) or "none",
+            "median L2": float(frame.l2.median())}
+
+
+def face_numbers(face_summary: pd.DataFrame) -> dict:
+    """Result-file numbers of the CelebA chapter: per measure of `FACE_MEASURES` and model
+    kind, "celeba_<measure>_<kind>" = the mean over seeds of the per-seed rates (fractions)."""
+    means = face_summary.groupby("model")[list(FACE_MEASURES)].mean()
+    return {f"celeba_{m.replace(' ', '_')}_{k}": float(means.loc[k, m]) for m in FACE_MEASURES for k in KINDS}
+
+
 # ----------------------------------------------------------------------------- Section 2
 
 
@@ -476,3 +566,183 @@ def smooth(values, width: int = 20) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     w = max(1, min(width, len(v)))
     return np.convolve(v, np.ones(w) / w, mode="valid")
+
+
+def tail_mean(values, n: int = 20) -> float:
+    """Mean of the last `n` entries of a per-step series (e.g. a training history)."""
+    return float(np.mean(values[-n:]))
+
+
+# ----------------------------------------------------------------------------- Section 2 checks
+
+
+def relative_error(estimate: torch.Tensor, reference: torch.Tensor) -> float:
+    """|mean(estimate) / mean(reference) - 1|, a fraction: how far a Monte-Carlo estimate's
+    mean lies from the exact value's (tensors of one shape, e.g. one KL per item)."""
+    return float((estimate.mean() / reference.mean() - 1).abs())
+
+
+@torch.no_grad()
+def gaussian_kl_check(model, x: torch.Tensor, samples: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """KL(q(z|x) || N(0, I)) in nats of each image of x (B, C, H, W), by the closed form
+    0.5 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2) and by Monte Carlo (the mean over
+    `samples` draws z ~ q of log q(z) - log p(z), from a generator on x's device seeded `seed`):
+    (closed (B,), monte_carlo (B,))."""
+    mu, logvar, _ = model.encode(x)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    shape = (samples, *mu.shape)
+    z = torch.normal(q.loc.expand(shape), q.scale.expand(shape),
+                     generator=torch.Generator(device=mu.device).manual_seed(seed))
+    mc = (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean(0)
+    closed = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+    return closed, mc
+
+
+@torch.no_grad()
+def mean_gaussian_kl(model, x: torch.Tensor) -> float:
+    """The closed-form KL(q(z|x) || N(0, I)) of the Gaussian units, summed over units and
+    averaged over the images x (nats per image)."""
+    mu, logvar, _ = model.encode(x)
+    return float(0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean())
+
+
+def simplex_samples(probs: torch.Tensor, temperatures, n: int = 1500, seed: int = 0
+                    ) -> tuple[torch.Tensor, dict]:
+    """`n` one-hot Gumbel-Max samples (n, K) of Categorical(probs) and, with the same Gumbel
+    noise (generators seeded `seed`), Concrete samples (n, K) at each temperature:
+    (hard, {temperature: soft})."""
+    logits = probs.log().expand(n, len(probs))
+    hard = gumbel_max(logits, torch.Generator().manual_seed(seed))
+    soft = {t: concrete_sample(logits, t, torch.Generator().manual_seed(seed)) for t in temperatures}
+    return hard, soft
+
+
+def jitter(x: torch.Tensor, scale: float = 0.01, seed: int = 0) -> np.ndarray:
+    """x + scale * N(0, 1) noise (generator seeded `seed`), as numpy: spreads coincident points
+    (one-hot samples) apart in a scatter plot."""
+    return x.numpy() + scale * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def concrete_limit(soft: dict, hard: torch.Tensor) -> pd.DataFrame:
+    """Per temperature of `soft` ({temperature: (n, K) Concrete samples}) against the Gumbel-Max
+    one-hot samples `hard` (n, K) drawn with the same noise: the mean largest coordinate, the
+    share whose argmax is the Gumbel-Max winner, the mean L-infinity distance to the one-hot
+    vector, and the mean sample (K,)."""
+    rows = []
+    for t, z in soft.items():
+        rows.append({"temperature": t, "mean max coordinate": float(z.max(1).values.mean()),
+                     "argmax = Gumbel-Max": float((z.argmax(1) == hard.argmax(1)).float().mean()),
+                     "mean L-inf distance to one-hot": float((z - hard).abs().max(1).values.mean()),
+                     "mean of samples": np.round(z.mean(0).numpy(), 3).tolist()})
+    return pd.DataFrame(rows)
+
+
+def frequency_error(hard: torch.Tensor, probs: torch.Tensor) -> float:
+    """Largest |empirical frequency - p| over the categories of one-hot samples `hard` (n, K)."""
+    return float((hard.mean(0) - probs).abs().max())
+
+
+def discrete_kl_check(logits: torch.Tensor, samples: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 2.10's KL(Cat(softmax(logits)) || uniform over K) in nats of each row of `logits`
+    (B, K), analytic and by Monte Carlo (the mean over `samples` categories d ~ q, drawn by a
+    generator seeded `seed`, of log q(d) - log(1/K)): (analytic (B,), monte_carlo (B,))."""
+    analytic = torch.stack([categorical_kl(row[None]) for row in logits])
+    q = torch.distributions.Categorical(logits=logits)
+    d = torch.multinomial(q.probs, samples, replacement=True, generator=torch.Generator().manual_seed(seed)).T
+    mc = (q.log_prob(d) + math.log(logits.shape[-1])).mean(0)
+    return analytic, mc
+
+
+def plug_in_kl(logits: torch.Tensor, temperature: float, samples: int, seed: int = 0) -> torch.Tensor:
+    """Eq. 2.9's plug-in quantity E_{z ~ Concrete(logits, temperature)}[sum_i z_i log(q_i K)]
+    per row of `logits` (B, K) (nats, (B,)), by `samples` relaxed draws (generator seeded
+    `seed`); it tends to the discrete KL as the temperature goes to 0."""
+    log_ratio = torch.log_softmax(logits, -1) + np.log(logits.shape[-1])
+    z = concrete_sample(logits.expand(samples, *logits.shape), temperature, torch.Generator().manual_seed(seed))
+    return (z * log_ratio).sum(-1).mean(0)
+
+
+def capacity_tracking_error(history: dict, kl: str = "kl_cont", capacity: str = "c_cont") -> float:
+    """Mean |KL - C(t)| (nats) over the second half of training's steps; `history` holds the
+    per-step series `kl` and `capacity`."""
+    k, c = np.array(history[kl]), np.array(history[capacity])
+    half = slice(len(k) // 2, None)
+    return float(np.mean(np.abs(k[half] - c[half])))
+
+
+@torch.no_grad()
+def kl_per_unit(model, x: torch.Tensor) -> np.ndarray:
+    """Per Gaussian unit j, KL(q(z_j|x) || N(0, 1)) in nats, mean over the images x: (K,)."""
+    mu, logvar, _ = model.encode(x)
+    return gaussian_kl_per_dim(mu, logvar).cpu().numpy()
+
+
+def active_units(kl: np.ndarray, threshold: float = 0.1) -> int:
+    """How many units carry more than `threshold` nats of KL (kl: (K,))."""
+    return int((kl > threshold).sum())
+
+
+def categories(model, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """The arg-max category of the posterior's logits of each image of x (eval mode, in
+    batches): (N,) int."""
+    return evaluate_in_batches(model, x, lambda m, xb: m.encode(xb).logits.argmax(1), batch_size).cpu().numpy()
+
+
+def category_purity(cats: np.ndarray, labels: np.ndarray) -> float:
+    """Map each category to its most frequent label; the share of items whose category maps
+    to their own label (cats, labels: (N,) int, labels in 0..9)."""
+    return float(sum(np.bincount(labels[cats == c], minlength=10).max() for c in np.unique(cats)) / len(labels))
+
+
+# ----------------------------------------------------------------------------- the verdict
+
+
+def load_numbers(profile: str, notebooks=("5_attacks", "6_celeba")) -> dict[str, dict]:
+    """The "numbers" of this part's result files under `profile`, by notebook name; a missing
+    file stops with the notebook to run first."""
+    loaded = {}
+    for nb in notebooks:
+        path = result_path(profile, PART, nb)
+        if not path.exists():
+            raise FileNotFoundError(f"results/{profile}/{PART}/{nb}.json is missing: "
+                                    f"run notebooks/{PART}/{nb}.ipynb under profile {profile!r} first")
+        loaded[nb] = json.loads(path.read_text())["numbers"]
+    return loaded
+
+
+def verdict_table(mnist: dict, celeba: dict) -> pd.DataFrame:
+    """Disentangled minus each entangled model (mean difference over seeds and its 95% interval,
+    fractions) from the numbers of 5_attacks (`mnist`: AS ignore-target and AS target) and
+    6_celeba (`celeba`: success), with the thesis's difference of Table 5.x means (MNIST only)
+    and whether the interval lies wholly above or below 0."""
+    rows = []
+    for base in ("entangled", "entangled_wd"):
+        for data_set, measure, key, numbers, paper in (
+                ("MNIST", "AS ignore-target", "diff_ignore", mnist, "ignore"),
+                ("MNIST", "AS target", "diff_target", mnist, "target"),
+                ("CelebA", "success", "celeba_diff_success", celeba, None)):
+            thesis = paper_overall("disentangled")[paper] - paper_overall(base)[paper] if paper else np.nan
+            low, high = numbers[f"{key}_vs_{base}_ci"]
+            rows.append({"data set": data_set, "measure": measure, "baseline": base, "thesis": thesis,
+                         "mean difference": numbers[f"{key}_vs_{base}"], "ci_low": low, "ci_high": high})
+    table = pd.DataFrame(rows)
+    table["above 0"] = table["ci_low"] > 0
+    table["below 0"] = table["ci_high"] < 0
+    return table
+
+
+def decide(rows: pd.DataFrame) -> str:
+    """The claim over some rows of `verdict_table`: "holds" when every interval is above 0,
+    "reversed" when some interval is below 0, "not shown" otherwise."""
+    if rows["above 0"].all():
+        return "holds"
+    if rows["below 0"].any():
+        return "reversed"
+    return "not shown"
+
+
+def data_set_verdicts(table: pd.DataFrame) -> dict[str, str]:
+    """`decide` per data set of a `verdict_table`: MNIST on AS ignore-target (the thesis's
+    headline measure), CelebA on success. {"MNIST": ..., "CelebA": ...}."""
+    mnist = table[(table["data set"] == "MNIST") & (table["measure"] == "AS ignore-target")]
+    return {"MNIST": decide(mnist), "CelebA": decide(table[table["data set"] == "CelebA"])}

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ... import data as datasets
 from .attribution import latent_saliency
+from ...data import Tensors
 from ...device import get_device
 from .saliency import attribution_entropy, pearson_correlation, total_variation
 from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
@@ -31,22 +32,26 @@ WEIGHT_DECAY = 1e-5
 
 @dataclass
 class Splits:
-    """Training, test and saliency-evaluation images, (N, 1, 32, 32) on the device."""
+    """Training images with their identity (`training`), test and saliency-evaluation images;
+    (N, 1, 32, 32) on the device."""
 
-    train: torch.Tensor
+    training: Tensors
     test: torch.Tensor
     eval: torch.Tensor
-    data_id: str
+
+    @property
+    def train(self) -> torch.Tensor:
+        return self.training.x
 
 
-def load_splits(s) -> Splits:
+def load_data(s) -> Splits:
     """The first `s.n_train` MNIST training and `s.n_test` test images; the first
     `s.n_eval` test images are the ones whose saliency maps are measured."""
     device = get_device()
-    train, _ = datasets.load_mnist("train", limit=s.n_train)
-    test, _ = datasets.load_mnist("test", limit=s.n_test)
-    data_id = f"{datasets.fingerprint('mnist')}:train[:{s.n_train}]:32px"
-    return Splits(train.to(device), test.to(device), test[: s.n_eval].to(device), data_id)
+    training = datasets.load_mnist("train", limit=s.n_train).select(0).to(device)
+    test = datasets.load_mnist("test", limit=s.n_test).x.to(device)
+    return Splits(training, test, test[: s.n_eval])
+
 
 
 def objective_for(s, prior: str | None, lam: float, path: str = "faithful"):
@@ -63,7 +68,7 @@ def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult
     """Train (or load from the cache) one VAE of this part's architecture and settings."""
     settings = TrainSettings(epochs=s.epochs, batch_size=s.batch_size, lr=LEARNING_RATE,
                              weight_decay=WEIGHT_DECAY, seed=seed)
-    return fit(MODEL_SPEC, objective, splits.train, splits.data_id, settings, desc=desc)
+    return fit(MODEL_SPEC, objective, splits.training, settings, desc=desc)
 
 
 def saliency_maps(model, x: torch.Tensor, n_samples: int = 5, batch_size: int = 250,
@@ -153,6 +158,60 @@ def trends(frame: pd.DataFrame) -> dict[str, float]:
     """Spearman trends with lambda of entropy, Pearson and test loss (see `trend`)."""
     return {"entropy_trend": trend(frame, "entropy"), "pearson_trend": trend(frame, "pearson"),
             "recon_trend": trend(frame, "recon_test")}
+
+
+def tv_prior_numbers(base: pd.DataFrame, prior: pd.DataFrame, lam: float, seed: int = 0) -> dict[str, float]:
+    """Section 4.1's numbers: the seed-`seed` plain VAE (row of `base`) against the seed-`seed`
+    total-variation-prior model at `lam` (row of `prior`; rows as `sweep` gives them).
+
+    `tv_ratio` (mean total variation, VAE / prior), `recon_increase_pct` (relative change of
+    the test reconstruction error, prior against VAE, in %), `tv_scale_free_ratio` and
+    `mu_abs_ratio` (the same ratio of the scale-free total variation and of mean |mu|), and
+    the raw `vae_tv`, `prior_tv` and `vae_recon`, `prior_recon` (nats per image).
+    """
+    b0 = base[base.seed == seed].iloc[0]
+    p0 = prior[(prior.lam == lam) & (prior.seed == seed)].iloc[0]
+    return {
+        "tv_ratio": float(b0.tv / p0.tv),
+        "recon_increase_pct": float(100 * (p0.recon_test - b0.recon_test) / b0.recon_test),
+        "tv_scale_free_ratio": float(b0.tv_scale_free / p0.tv_scale_free),
+        "mu_abs_ratio": float(b0.mu_abs / p0.mu_abs),
+        "vae_tv": float(b0.tv), "prior_tv": float(p0.tv),
+        "vae_recon": float(b0.recon_test), "prior_recon": float(p0.recon_test),
+    }
+
+
+def collapse_share(frame: pd.DataFrame, lam: float) -> float:
+    """Mean over the runs of `frame` at `lam` of `dominant_share`, the share of all saliency
+    held by the most salient latent unit (1/K balanced, 1 collapsed onto one unit); NaN when
+    no run has that lambda."""
+    return float(frame.loc[frame.lam == lam, "dominant_share"].mean())
+
+
+def pearson_prior_numbers(sweep_rows: pd.DataFrame, disentangled: pd.DataFrame, lam: float) -> dict:
+    """Section 4.3's numbers beside the trends, from the Pearson-prior runs `sweep_rows` and
+    the beta-VAE / beta-TCVAE runs `disentangled` (rows as `sweep` and
+    `disentangled_baselines` give them).
+
+    `pearson_at_max_lambda`: mean Pearson correlation of the runs at `lam`;
+    `below_beta_and_tc`: whether that mean is below the mean of every model of `disentangled`
+    (each model's runs averaged first); `max_dominant_share`: the largest `dominant_share` of
+    any run of the sweep (a collapse shows as a value near 1).
+    """
+    at = sweep_rows[sweep_rows.lam == lam]
+    return {
+        "pearson_at_max_lambda": float(at.pearson.mean()),
+        "below_beta_and_tc": bool(at.pearson.mean() < disentangled.groupby("model").pearson.mean().min()),
+        "max_dominant_share": float(sweep_rows.dominant_share.max()),
+    }
+
+
+def describe(profile: str, s, splits: Splits) -> str:
+    """One line on what the run uses: images, epochs, batch size, the images per batch the
+    priors are estimated on and the test images whose saliency is measured."""
+    return (f"profile {profile}: {len(splits.train)} training and {len(splits.test)} test images, "
+            f"{s.epochs} epochs, batch {s.batch_size} (priors estimated on "
+            f"{min(s.prior_batch, s.batch_size)} of them); saliency measured on {len(splits.eval)} test images")
 
 
 def summary(frame: pd.DataFrame,

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ...cache import key_of, save_atomic
+from ...data import Tensors
 from ...paths import cache_folder
 from . import fire
 
@@ -33,16 +34,17 @@ def dataset_id(n: int, seed: int = 0, forest: fire.Forest | None = None) -> str:
                    "forest": forest.describe()})
 
 
-def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """(layouts (n, 1, 20, 20) float32 in {0, 1}, fitness (n,) float32, dataset id)."""
+def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest | None = None) -> Tensors:
+    """`Tensors((layouts, fitness), "firebreaks:<dataset id>")`: layouts (n, 1, 20, 20) float32
+    in {0, 1} and their simulated fitness (n,) float32."""
     forest = forest or fire.Forest()
     key = dataset_id(n, seed, forest)
     path = data_cache_dir() / f"firebreaks-{key}.pt"
     if path.exists():
         stored = torch.load(path, map_location="cpu", weights_only=True)
-        return stored["layouts"].float().unsqueeze(1), stored["fitness"].float(), key
-    layouts = fire.random_layouts(n, seed=seed)
-    fitness = forest.simulator(device="cpu").fitness(layouts)
-    save_atomic(path, {"layouts": layouts.to(torch.uint8), "fitness": fitness, "forest": str(forest)})
-    return layouts.unsqueeze(1), fitness.float(), key
+        layouts, fitness = stored["layouts"], stored["fitness"]
+    else:
+        layouts = fire.random_layouts(n, seed=seed)
+        fitness = forest.simulator(device="cpu").fitness(layouts)
+        save_atomic(path, {"layouts": layouts.to(torch.uint8), "fitness": fitness, "forest": str(forest)})
+    return Tensors((layouts.float().unsqueeze(1), fitness.float()), f"firebreaks:{key}")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ...data import Tensors
 from .firebreaks import load_firebreaks
 from ...models.vae import posterior_means
 from ...device import get_device
@@ -45,15 +46,19 @@ def simulate(layouts: torch.Tensor) -> np.ndarray:
 
 @dataclass
 class Data:
-    """Layouts (N, 1, 20, 20) and fitness (N,) of the 90/5/5 split, on the device."""
+    """Layouts (N, 1, 20, 20) and fitness (N,) of the 90/5/5 split, on the device, each split
+    with its identity."""
 
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    data_id: str
+    training: Tensors
+    validation: Tensors
+    test: Tensors
+
+    train_x = property(lambda self: self.training.tensors[0])
+    train_y = property(lambda self: self.training.tensors[1])
+    val_x = property(lambda self: self.validation.tensors[0])
+    val_y = property(lambda self: self.validation.tensors[1])
+    test_x = property(lambda self: self.test.tensors[0])
+    test_y = property(lambda self: self.test.tensors[1])
 
     @property
     def all_x(self) -> torch.Tensor:
@@ -67,13 +72,30 @@ class Data:
 def load_data(s) -> Data:
     """`s.n_data` random layouts and their fitness (generated once, then cached), split
     90/5/5 in generation order (the layouts are i.i.d.)."""
-    x, y, key = load_firebreaks(s.n_data, seed=0, forest=FOREST)
-    n_hold = max(1, round(0.05 * len(x)))
-    n_train = len(x) - 2 * n_hold
-    dev = get_device()
-    parts = [t.to(dev) for t in (x[:n_train], y[:n_train], x[n_train:n_train + n_hold],
-                                 y[n_train:n_train + n_hold], x[n_train + n_hold:], y[n_train + n_hold:])]
-    return Data(*parts, data_id=f"firebreaks:{key}:90/5/5")
+    layouts = load_firebreaks(s.n_data, seed=0, forest=FOREST).to(get_device())
+    n_hold = max(1, round(0.05 * len(layouts)))
+    n_train = len(layouts) - 2 * n_hold
+    return Data(layouts.rows(None, n_train), layouts.rows(n_train, n_train + n_hold),
+                layouts.rows(n_train + n_hold, None))
+
+
+def describe_run(profile: str, data: Data) -> str:
+    """One line for a chapter's set-up: the profile, the split sizes and K."""
+    return (f"profile {profile}: {len(data.all_x)} layouts ({len(data.train_x)} train / {len(data.val_x)} "
+            f"validation / {len(data.test_x)} test), K = {FOREST.k} fire scenarios per layout")
+
+
+def data_summary(data: Data) -> dict:
+    """Figure 8b in numbers: mean, std, min, max and skewness of the fitness (share of
+    non-burned cells, float32 as stored), the share of layouts with fitness in the report's
+    [0.70, 0.77], the number of layouts and whether every layout has exactly 20 firebreaks."""
+    from scipy import stats
+
+    y = data.all_y.cpu().numpy()
+    return {"fitness_mean": float(y.mean()), "fitness_std": float(y.std()), "fitness_min": float(y.min()),
+            "fitness_max": float(y.max()), "share_in_070_077": float(((y >= 0.70) & (y <= 0.77)).mean()),
+            "skewness": float(stats.skew(y)), "n_layouts": int(len(y)),
+            "all_valid": bool(fire.is_valid(data.all_x[:, 0].cpu()).all())}
 
 
 def model_spec(kind: str, s) -> dict:
@@ -89,12 +111,18 @@ def objective(kind: str, s) -> ContinuousCCVAELoss:
 def train_model(kind: str, data: Data, s) -> FitResult:
     """Train (or load from the cache) the VAE or the CCVAE; validation terms per epoch."""
     settings = TrainSettings(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, seed=0)
-    return fit(model_spec(kind, s), objective(kind, s), (data.train_x, data.train_y),
-               data.data_id, settings, desc=kind, val=(data.val_x, data.val_y))
+    return fit(model_spec(kind, s), objective(kind, s), data.training, settings, desc=kind,
+               val=data.validation)
 
 
 def train_models(data: Data, s) -> dict[str, FitResult]:
     return {kind: train_model(kind, data, s) for kind in MODELS}
+
+
+def describe_fits(fits: dict[str, FitResult]) -> dict[str, str]:
+    """For each model: "loaded from the cache" or "trained in <seconds> s"."""
+    return {kind: ("loaded from the cache" if fit.from_cache else f"trained in {fit.seconds:.0f} s")
+            for kind, fit in fits.items()}
 
 
 # ---------------------------------------------------------------------------- model helpers
@@ -152,6 +180,37 @@ def fit_metrics(model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     return out
 
 
+def layers(model) -> list[str]:
+    """Table 1 rows of one model: "Type(in, out)" of each convolution, transposed
+    convolution and linear layer (channels or features), in module order."""
+    kinds = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+    return [f"{type(layer).__name__}({getattr(layer, 'in_channels', getattr(layer, 'in_features', ''))}, "
+            f"{getattr(layer, 'out_channels', getattr(layer, 'out_features', ''))})"
+            for layer in model.modules() if isinstance(layer, kinds)]
+
+
+def layer_table(models: dict) -> pd.DataFrame:
+    """Table 1: the layers of the VAE and the CCVAE side by side ("-": the VAE has no head),
+    rows labelled enc (2), enc mu, enc logvar, dec (3), head (3)."""
+    table = pd.DataFrame({kind: pd.Series(layers(models[kind])) for kind in MODELS}).fillna("-")
+    table.index = ["enc"] * 2 + ["enc mu", "enc logvar"] + ["dec"] * 3 + ["head"] * 3
+    return table
+
+
+def metrics_table(models: dict, data: Data) -> pd.DataFrame:
+    """Tables 2-3: `fit_metrics` of each model (VAE, CCVAE) on each split (train,
+    validation, test); index (model, split), one column per metric (mae and mape NaN for
+    the VAE)."""
+    rows = {}
+    for kind in MODELS:
+        for split, (x, y) in {"train": (data.train_x, data.train_y), "validation": (data.val_x, data.val_y),
+                              "test": (data.test_x, data.test_y)}.items():
+            rows[(kind, split)] = fit_metrics(models[kind], x, y)
+    tables = pd.DataFrame(rows).T
+    tables.index.names = ["model", "split"]
+    return tables
+
+
 # ---------------------------------------------------------------------------- 4.1 latent space
 
 def extremes(data: Data) -> tuple[torch.Tensor, torch.Tensor, float, float]:
@@ -191,6 +250,42 @@ def umap_embeddings(latents: dict[str, np.ndarray], seed: int = 0) -> dict[str, 
             for name, z in latents.items()}
 
 
+def interpolation_errors(path: pd.DataFrame) -> dict:
+    """Figures 1b and 6 in numbers, from an `interpolate` table (n >= 3 rows): the mean
+    |simulated - predicted| fitness at the two endpoints and at the interior points, their
+    difference (endpoints minus interior), the largest |change of simulated fitness| per
+    changed cell between consecutive points (None when no cell changes), and how many
+    consecutive points decode to the same layout."""
+    err = (path.simulated - path.predicted).abs()
+    endpoint_err, middle_err = float(err.iloc[[0, -1]].mean()), float(err.iloc[1:-1].mean())
+    steps = path.iloc[1:]
+    jump = (path.simulated.diff().abs().iloc[1:] / steps.cells_changed.replace(0, np.nan)).max()
+    return {"endpoint_abs_err": endpoint_err, "interior_abs_err": middle_err,
+            "endpoint_minus_interior_err": endpoint_err - middle_err,
+            "max_fitness_jump_per_cell": float(jump) if np.isfinite(jump) else None,
+            "identical_consecutive": int((steps.cells_changed == 0).sum())}
+
+
+LATENT_VIEWS = ("CCVAE z_c (characteristic, head input)", "CCVAE z_\\c (rest)", "VAE z (all 256)",
+                "CCVAE z (all 256)")
+
+
+def latent_views(models: dict, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """The posterior means of layouts x (N, 1, 20, 20) seen four ways, named as LATENT_VIEWS:
+    the CCVAE's z_c (N, 128), its z_\\c (N, 128), the VAE's z (N, 256), the CCVAE's z (N, 256)."""
+    z_cc, z_v = encode(models["CCVAE"], x).cpu().numpy(), encode(models["VAE"], x).cpu().numpy()
+    split = models["CCVAE"].split
+    return dict(zip(LATENT_VIEWS, (z_cc[:, split:], z_cc[:, :split], z_v, z_cc)))
+
+
+def r2_numbers(r2: dict[str, float]) -> dict[str, float]:
+    """The kNN R^2 of each LATENT_VIEWS embedding under short names, and how much more of the
+    fitness the CCVAE's z_c holds than the VAE's z (r2_zc_minus_vae)."""
+    zc, rest, vae, whole = (r2[name] for name in LATENT_VIEWS)
+    return {"r2_ccvae_zc": zc, "r2_ccvae_zrest": rest, "r2_vae": vae, "r2_ccvae_all": whole,
+            "r2_zc_minus_vae": zc - vae}
+
+
 # ---------------------------------------------------------------------------- 5.1 generation
 
 @torch.no_grad()
@@ -218,6 +313,35 @@ def rejection_sampling(model, n: int, thresholds, pool: int, seed: int = 0) -> p
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["threshold", "predicted", "simulated"])
     out.attrs["acceptance"] = acceptance
     return out
+
+
+def rejection_table(samples: pd.DataFrame, pred: np.ndarray, sim: np.ndarray) -> pd.DataFrame:
+    """Figure 3b as a table: per threshold of a `rejection_sampling` frame, the number of
+    accepted draws, their mean predicted and mean (and std) simulated fitness and the
+    acceptance rate; a last row "none (prior)" for the unconditioned prior draws with
+    predicted fitness `pred` (N,) and simulated fitness `sim` (N,)."""
+    table = samples.groupby("threshold").agg(n=("simulated", "size"), predicted=("predicted", "mean"),
+                                             simulated=("simulated", "mean"), simulated_std=("simulated", "std"))
+    table["acceptance"] = [samples.attrs["acceptance"][lam] for lam in table.index]
+    table.loc["none (prior)"] = [len(sim), pred.mean(), sim.mean(), sim.std(), 1.0]
+    return table
+
+
+def generation_numbers(y: np.ndarray, pred: np.ndarray, sim: np.ndarray, table: pd.DataFrame) -> dict:
+    """Figure 3 in numbers: the mean fitness of the data set `y`, of the prior draws'
+    predictions `pred` and simulations `sim`, the simulated minus the data mean; from a
+    `rejection_table`, the Spearman rho between the threshold (the prior counted as
+    threshold 0) and the mean simulated fitness, and the highest threshold's mean minus the
+    prior's (NaN without thresholds)."""
+    from scipy.stats import spearmanr
+
+    levels = [float(level) for level in table.index[:-1]]
+    means = list(table.simulated.iloc[:-1])
+    trend = float(spearmanr([0.0] + levels, [sim.mean()] + means)[0]) if len(levels) else float("nan")
+    shift_high = float(means[-1] - sim.mean()) if means else float("nan")
+    return {"data_mean": float(y.mean()), "prior_pred_mean": float(pred.mean()), "prior_sim_mean": float(sim.mean()),
+            "prior_sim_minus_data": float(sim.mean() - y.mean()), "threshold_trend": trend,
+            "shift_at_highest_threshold": shift_high}
 
 
 # ---------------------------------------------------------------------------- 5.2 interventions
@@ -261,6 +385,19 @@ def min_max_direction(model, data: Data) -> torch.Tensor:
     """z(highest-fitness layout) - z(lowest-fitness layout)."""
     lo, hi, _, _ = extremes(data)
     return (encode(model, hi) - encode(model, lo))[0]
+
+
+def intervention_summary(rows: pd.DataFrame) -> dict:
+    """Figure 4 in numbers, from an `intervention_paths` frame: the mean simulated fitness
+    per step gives the start, the best and its step, the gain (best minus start), the gain
+    within the second half of the steps (best of the second half minus its first value) and
+    whether it plateaus (a positive gain of which the second half adds at most a quarter)."""
+    m = rows.groupby("step").simulated.mean()
+    gain = float(m.max() - m.iloc[0])
+    half = len(m) // 2
+    late = float(m.iloc[half:].max() - m.iloc[half])
+    return {"start": float(m.iloc[0]), "best": float(m.max()), "best_step": int(m.idxmax()), "gain": gain,
+            "gain_second_half": late, "plateaus": bool(gain > 0 and late <= 0.25 * gain)}
 
 
 # ---------------------------------------------------------------------------- 5.3 genetic algorithms
@@ -357,6 +494,19 @@ def run_genetic_algorithms(models: dict, data: Data, s) -> pd.DataFrame:
             df = genetic_algorithm(variant, models, start, s, seed=r)
             frames.append(df.assign(variant=variant, run=r))
     return pd.concat(frames, ignore_index=True)
+
+
+def ga_numbers(runs: pd.DataFrame, iterations: int) -> dict:
+    """Figure 5 in numbers, from a `run_genetic_algorithms` frame: each variant's best
+    fitness at iteration `iterations`, averaged over runs (`final_best`), and the
+    differences the report's claims compare: VAE and CCVAE minus vanilla, the worst latent
+    variant minus vanilla, and the better of CCVAE-CG and CCVAE-GD minus the VAE."""
+    best = runs[runs.iteration == iterations].groupby("variant").best.mean()
+    return {"final_best": best.to_dict(),
+            "vae_minus_vanilla": float(best["VAE"] - best["vanilla"]),
+            "ccvae_minus_vanilla": float(best["CCVAE"] - best["vanilla"]),
+            "latent_min_minus_vanilla": float(min(best[v] for v in GA_VARIANTS[1:]) - best["vanilla"]),
+            "custom_minus_vae": float(max(best["CCVAE-CG"], best["CCVAE-GD"]) - best["VAE"])}
 
 
 # ---------------------------------------------------------------------------- calibration

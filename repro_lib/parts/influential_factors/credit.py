@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...data.registry import fetch
+from ...data.registry import fetch, fingerprint
 
 ID = "ID"
 TARGET = "default.payment.next.month"
@@ -83,11 +83,12 @@ class MinMax:
 
 class CreditData(NamedTuple):
     """`features` int64 DataFrame (N, 23), `target` int64 Series (N,) in {0, 1} (1 = default),
-    `scaler` the MinMax fitted on `features`."""
+    `scaler` the MinMax fitted on `features`, `data_id` the rows taken of the registered file."""
 
     features: pd.DataFrame
     target: pd.Series
     scaler: MinMax
+    data_id: str
 
 
 def read_credit_csv(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -124,4 +125,6 @@ def load_credit(limit: int | None = None) -> CreditData:
         raise ValueError(f"limit must be None or an int >= 1, got {limit!r}")
     features, target = read_credit_csv(fetch("credit_default")["UCI_Credit_Card.csv"])
     features, target = features.iloc[:limit], target.iloc[:limit]
-    return CreditData(features, target, MinMax.fit(features))
+    rows = "" if limit is None else limit
+    return CreditData(features, target, MinMax.fit(features),
+                      f"credit_default:{fingerprint('credit_default')}:[:{rows}]")

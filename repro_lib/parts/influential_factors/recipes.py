@@ -10,23 +10,28 @@ loss on [0, 1] data as in [3].
 """
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
-from ...data import celeba_data_id, celeba_source, fingerprint, load_celeba, load_mnist
+from ...data import Tensors, celeba_source, load_celeba, load_mnist
 from .credit import load_credit
 from .dsprites import DSpritesLike
 from ...device import get_device
-from .disentanglement import FactorVAEResult, mig, thesis_factorvae
+from .disentanglement import FactorVAEResult, factorvae_score, mig, thesis_factorvae
+from .fidelity import ks_fidelity
 from ...models.vae import posterior_means, reconstructions, reparameterise
 from .msvae import MSVAE, MSVAEStage2ELBO
 from ...models.vae import gaussian_kl_per_dim
 from ...objectives import BetaTCVAE, BetaVAE, bernoulli_nll
+from ...results import result_path
 from ...train import FitResult, TrainSettings, fit
 
 PART = "influential_factors"
@@ -79,13 +84,17 @@ PAPER_TABLE_B1 = pd.DataFrame([
 @dataclass
 class Table:
     """The credit table: `x` (N, 23) min-max scaled float32 on the device, the raw `features`
-    (N, 23) int64 frame, its `scaler`, integer `factors` (N, 4) for MIG and a cache `data_id`."""
+    (N, 23) int64 frame, its `scaler`, integer `factors` (N, 4) for MIG; `training` is `x`
+    with its identity."""
 
-    x: torch.Tensor
+    training: Tensors
     features: pd.DataFrame
     scaler: object
     factors: np.ndarray
-    data_id: str
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.training.x
 
 
 def age_bins(age) -> np.ndarray:
@@ -98,35 +107,37 @@ def load_table(s) -> Table:
     x = torch.from_numpy(data.scaler.transform(data.features).to_numpy(np.float32)).to(get_device())
     f = data.features
     factors = np.stack([f.SEX, f.EDUCATION, f.MARRIAGE, age_bins(f.AGE)], 1)
-    return Table(x, data.features, data.scaler, factors,
-                 f"credit_default:{fingerprint('credit_default')}:[:{s.table_n}]:minmax")
+    return Table(Tensors((x,), f"{data.data_id}+minmax"), data.features, data.scaler, factors)
 
 
 @dataclass
 class Faces:
-    """64x64 CelebA faces on the device: training split and held-out split (last 10%)."""
+    """64x64 CelebA faces on the device: the training split (with its identity) and the
+    held-out split (last 10%); `source` says which CelebA copy ("full" or "subset")."""
 
-    train_x: torch.Tensor
+    training: Tensors
     test_x: torch.Tensor
     source: str
-    data_id: str
+
+    @property
+    def train_x(self) -> torch.Tensor:
+        return self.training.x
 
 
 def load_faces(s) -> Faces:
     """The first `s.celeba_n` faces of full CelebA when registered, else of the 2,000 subset."""
-    x, _, _ = load_celeba(size=64, limit=s.celeba_n, source="auto")
-    n_test = max(2, len(x) // 10)
-    dev = get_device()
-    return Faces(x[:-n_test].to(dev), x[-n_test:].to(dev), celeba_source("auto"),
-                 celeba_data_id("auto", 64, s.celeba_n) + f":train[:-{n_test}]")
+    faces, _ = load_celeba(size=64, limit=s.celeba_n, source="auto")
+    images = faces.select(0).to(get_device())
+    n_test = max(2, len(images) // 10)
+    return Faces(images.rows(None, -n_test), images.rows(-n_test, None).x, celeba_source("auto"))
 
 
-def load_mnist_2d(s) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, str]:
-    """(train images, test images, test labels, data_id): 32x32 MNIST on the device."""
+def load_mnist_2d(s) -> tuple[Tensors, torch.Tensor, torch.Tensor]:
+    """(training images with their identity, test images, test labels): 32x32 MNIST, images on
+    the device."""
     dev = get_device()
-    x, _ = load_mnist("train", size=32, limit=s.mnist_n)
     xt, yt = load_mnist("test", size=32, limit=2000)
-    return x.to(dev), xt.to(dev), yt, f"mnist:{fingerprint('mnist')}:train[:{s.mnist_n}]:32px"
+    return load_mnist("train", size=32, limit=s.mnist_n).select(0).to(dev), xt.to(dev), yt
 
 
 # ----------------------------------------------------------------------------- training
@@ -154,16 +165,16 @@ def train_table(table: Table, s, ld: int, lr: float, beta: float, seed: int = 0,
                 progress: bool = False, kind: str = "tcvae") -> FitResult:
     """A beta-TCVAE ("tcvae", beta on the total correlation) or beta-VAE ("betavae", beta on
     the whole KL) with the Listings C.1-C.2 networks on the scaled table (cached)."""
-    return fit(table_spec(ld), vae_objective(kind, len(table.x), beta), table.x,
-               table.data_id, TrainSettings(epochs=s.table_epochs, batch_size=s.table_batch,
+    return fit(table_spec(ld), vae_objective(kind, len(table.x), beta), table.training,
+               TrainSettings(epochs=s.table_epochs, batch_size=s.table_batch,
                                             lr=float(lr), seed=seed),
                desc=f"table {kind} LD={ld} lr={lr:g} beta={beta:g}", progress=progress)
 
 
 def train_faces(faces: Faces, s, ld: int, lr: float, kind: str = "tcvae") -> FitResult:
     """A beta-TCVAE ("tcvae") or beta-VAE ("betavae") at beta = `s.image_beta` on the faces."""
-    return fit(face_spec(ld), vae_objective(kind, len(faces.train_x), s.image_beta), faces.train_x,
-               faces.data_id, TrainSettings(epochs=s.image_epochs, batch_size=FACE_BATCH, lr=float(lr)),
+    return fit(face_spec(ld), vae_objective(kind, len(faces.train_x), s.image_beta), faces.training,
+               TrainSettings(epochs=s.image_epochs, batch_size=FACE_BATCH, lr=float(lr)),
                desc=f"faces {kind} LD={ld} lr={lr:g}")
 
 
@@ -179,18 +190,20 @@ def table_msvae_spec(ld: int) -> dict:
     return {"family": "msvae_tabular", "input_dim": 23, "latent_dim": int(ld)}
 
 
-def train_msvae(stage1: FitResult, x: torch.Tensor, data_id: str, spec: dict, epochs: int,
+def train_msvae(stage1: FitResult, data: Tensors, spec: dict, epochs: int,
                 batch_size: int, lr: float) -> MSVAE:
-    """Stage 2 trained on (x, y = stage 1's reconstruction), cached under stage 1's key."""
-    y = reconstructions(stage1.model, x)
-    stage2 = fit(spec, MSVAEStage2ELBO(), (x, y), f"{data_id}:stage1={stage1.key}",
+    """Stage 2 trained on (x, y = stage 1's reconstruction of x), x = `data.x` (stage 1's
+    training rows), cached under stage 1's key."""
+    x = data.x
+    pairs = data.derive(f"stage1={stage1.key}", x, reconstructions(stage1.model, x))
+    stage2 = fit(spec, MSVAEStage2ELBO(), pairs,
                  TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(lr)), desc="MSVAE stage 2")
     return MSVAE(stage1.model, stage2.model)
 
 
-def train_mnist_2d(x: torch.Tensor, data_id: str, s, beta: float) -> FitResult:
-    """A beta-VAE with a 2-D latent space on 32x32 MNIST (Figures 1-1a and 2-1)."""
-    return fit({"family": "burgess_vae", "latent_dim": 2}, BetaVAE(beta=float(beta)), x, data_id,
+def train_mnist_2d(data: Tensors, s, beta: float) -> FitResult:
+    """A beta-VAE with a 2-D latent space on 32x32 MNIST images `data` (Figures 1-1a and 2-1)."""
+    return fit({"family": "burgess_vae", "latent_dim": 2}, BetaVAE(beta=float(beta)), data,
                TrainSettings(epochs=s.mnist_epochs, batch_size=128, lr=1e-3), desc=f"MNIST 2-D beta={beta:g}")
 
 
@@ -235,6 +248,17 @@ def plateau_then_drop(epoch_loss, window: int = 5, flat: float = 0.01, drop: flo
 def mean_codes(model, x: torch.Tensor, batch: int = 1000) -> np.ndarray:
     """Posterior means (N, K) as numpy, in eval mode."""
     return posterior_means(model, x, batch).cpu().numpy()
+
+
+def latent_spread(model, x: torch.Tensor, batch: int = 1000) -> np.ndarray:
+    """Standard deviation over the rows of x of each latent's posterior mean, (K,) in latent
+    units: how much the model uses each latent (the largest is the "most active" one)."""
+    return mean_codes(model, x, batch).std(0)
+
+
+def n_parameters(model: torch.nn.Module) -> int:
+    """Number of scalar parameters (trainable or not) of a network."""
+    return sum(p.numel() for p in model.parameters())
 
 
 # A latent is "active" when its KL to the prior, averaged over the data, exceeds this (nats).
@@ -314,8 +338,119 @@ def readable(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return out
 
 
+def best_eval_accuracy(frame: pd.DataFrame, ld: int) -> float:
+    """The largest "eval accuracy" among the rows of `frame` with LD == ld."""
+    return frame[frame.LD == ld]["eval accuracy"].max()
+
+
+def factorvae_claims(t51: pd.DataFrame, t52: pd.DataFrame, t53: pd.DataFrame, celeba_lds, celeba_lrs,
+                     table52_lds, beta_lds, beta_lrs) -> dict:
+    """Tables 5.1-5.3's claims from our tables (columns LD, lr, [beta,] eval accuracy):
+    the share of CelebA LDs where the smallest lr beats the largest; CelebA's accuracy at the
+    largest LD minus the smallest (smallest lr); the table's best accuracy at LD 5 minus the
+    best at the other LDs of Table 5.2, and over the chance level 1/5; the largest range over
+    beta within one (LD, lr) of Table 5.3; and Table 5.3's mean accuracy at the smallest LD
+    minus the largest, at lr 1e-4 (else the first of `beta_lrs`)."""
+    t51i = t51.set_index(["LD", "lr"])["eval accuracy"]
+    small, big = min(celeba_lrs), max(celeba_lrs)
+    wins = [t51i[(ld, small)] > t51i[(ld, big)] for ld in celeba_lds]
+    others = [best_eval_accuracy(t52, ld) for ld in table52_lds if ld != 5]
+    lr4 = 1e-4 if 1e-4 in beta_lrs else beta_lrs[0]
+    return {
+        "celeba_small_lr_wins_share": float(np.mean(wins)),
+        "celeba_ld25_minus_ld10": float(t51i[(max(celeba_lds), small)] - t51i[(min(celeba_lds), small)]),
+        "table_ld5_margin": float(best_eval_accuracy(t52, 5) - max(others)),
+        "table_ld5_over_chance": float(5 * best_eval_accuracy(t52, 5)),
+        "table_beta_max_range": float(t53.groupby(["LD", "lr"])["eval accuracy"].agg(np.ptp).max()),
+        "table_ld4_minus_ld10": float(t53[(t53.LD == min(beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()
+                                      - t53[(t53.LD == max(beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()),
+    }
+
+
+def factorvae_results(profile: str) -> pd.DataFrame:
+    """The FactorVAE columns (LD, lr, beta, train accuracy, eval accuracy) of Table 5.3 as
+    5_1_factorvae recorded them under `profile` (run that chapter first)."""
+    path = result_path(profile, PART, "5_1_factorvae")
+    if not path.is_file():
+        raise FileNotFoundError(f"no 5_1_factorvae result under profile {profile!r}: run that chapter first")
+    rows = json.loads(path.read_text())["numbers"]["table_53"]
+    return pd.DataFrame(rows)[["LD", "lr", "beta", "train accuracy", "eval accuracy"]]
+
+
+def mig_claims(b1: pd.DataFrame, betas, beta_lds, dsprites: dict) -> dict:
+    """Section 5.2's claims from Table B.1 (`b1`: columns LD, lr, beta, MIG, eval accuracy) and
+    the dSprites-like scores (`dsprites[name]["MIG"]` for "untrained" and "beta-TCVAE"): mean
+    MIG over mean FactorVAE eval accuracy; the largest MIG; at the largest beta, the MIG at
+    the smallest LD minus the largest (each a mean over lr); the trained model's MIG gain."""
+    lr_means = b1[b1.beta == max(betas)].groupby("LD").MIG.mean()
+    return {"mig_over_factorvae": float(b1.MIG.mean() / b1["eval accuracy"].mean()),
+            "mig_max": float(b1.MIG.max()),
+            "mig_ld4_minus_ld10_beta20": float(lr_means.loc[min(beta_lds)] - lr_means.loc[max(beta_lds)]),
+            "dsprites_mig_gain": dsprites["beta-TCVAE"]["MIG"] - dsprites["untrained"]["MIG"]}
+
+
+def mean_skew(frame) -> float:
+    """Sample skewness (scipy's, biased) of each column of an (N, C) frame or array, averaged."""
+    return float(stats.skew(np.asarray(frame), axis=0).mean())
+
+
+class ReconstructionStats:
+    """The `extra` of `sweep` for Section 5.3: called with (model, key) it reconstructs the
+    table (`reconstructed_table`) and returns the mean KS fidelity over the 23 columns ("KS")
+    and the `mean_skew` of `columns` ("BILL skew"); it keeps those reconstructed columns
+    (N, len(columns)), in the table's units, in `recon[key]`."""
+
+    def __init__(self, table: Table, columns=BILL_COLUMNS):
+        self.table, self.columns, self.recon = table, list(columns), {}
+
+    def __call__(self, model, key) -> dict:
+        table_recon = reconstructed_table(model, self.table)
+        self.recon[key] = table_recon[self.columns]
+        return {"KS": ks_fidelity(self.table.features, table_recon).mean, "BILL skew": mean_skew(self.recon[key])}
+
+
+def ks_claims(ks: pd.DataFrame, ks_lds, ks_lrs, ks_betas, margin: float = KS_MARGIN) -> dict:
+    """Section 5.3's claims from the sweep (`ks`: columns LD, lr, beta, KS, BILL skew), all at
+    the smallest lr: |BILL skew| at the largest beta minus at the smallest (smallest LD); the
+    KS at the largest beta minus at the smallest (mean over LD); and the share of beta >= 40
+    settings whose KS is more than `margin` below the smallest beta's at the same LD (NaN
+    when there are none)."""
+    lr5 = min(ks_lrs)
+    sub = ks[ks.lr == lr5]
+    first, last = sub[sub.beta == min(ks_betas)].set_index("LD"), sub[sub.beta == max(ks_betas)].set_index("LD")
+    skew = ks[(ks.LD == min(ks_lds)) & (ks.lr == lr5)].set_index("beta")["BILL skew"].abs()
+    high = sub[sub.beta >= 40]
+    below = [row.KS < first.loc[row.LD, "KS"] - margin for row in high.itertuples()]
+    return {"skew_change_ld4_lr1e5": float(skew.loc[max(ks_betas)] - skew.loc[min(ks_betas)]),
+            "ks_change_lr1e5": float((last.KS - first.KS).mean()),
+            "ks_below_beta1_share": float(np.mean(below)) if below else float("nan")}
+
+
 def spearman(x, y) -> float:
     return float(stats.spearmanr(x, y).statistic)
+
+
+def latent_2d_stats(mu: np.ndarray, labels: np.ndarray, k: int = 10) -> dict:
+    """How well a code separates the digits and how far it spreads (Figures 1-1a, 2-1).
+
+    mu: (N, D) latent means of test digits; labels: (N,) their digits. Returns
+    "<k>-NN digit accuracy" (a k-nearest-neighbour vote fitted on the first N // 2 codes and
+    scored on the rest; share in [0, 1]) and "mean |mu|" (mean Euclidean norm of the codes,
+    latent units)."""
+    half = len(labels) // 2
+    knn = KNeighborsClassifier(k).fit(mu[:half], labels[:half]).score(mu[half:], labels[half:])
+    return {f"{k}-NN digit accuracy": knn, "mean |mu|": float(np.linalg.norm(mu, axis=1).mean())}
+
+
+def scatter_codes(ax, mu: np.ndarray, labels: np.ndarray, title: str):
+    """One panel of Figures 1-1a and 2-1: 2-D codes mu (N, 2) coloured by digit labels (N,) on
+    the fixed square [-4, 4]^2; returns the scatter (for a colour bar)."""
+    sc = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal")
+    ax.set_xlim(-4, 4)
+    ax.set_ylim(-4, 4)
+    return sc
 
 
 @torch.no_grad()
@@ -333,6 +468,26 @@ def linear_r2(x, y) -> float:
     if np.ptp(y) < 1e-12:
         return 1.0
     return float(stats.linregress(x, y).rvalue ** 2)
+
+
+def median_linear_r2(values, curves: np.ndarray) -> float:
+    """Median over the columns of `curves` (len(values), C) of the R^2 of a line fitted to the
+    column against `values` (`linear_r2`)."""
+    return float(np.median([linear_r2(values, curves[:, c]) for c in range(curves.shape[1])]))
+
+
+def traversal_linearity(small_values, small_curves: np.ndarray, large_values, large_curves: np.ndarray) -> dict:
+    """Figure 4-2's claims: the median R^2 of a line per column (`median_linear_r2`) on the
+    small and on the large scale of a traversal, and large minus small."""
+    small = median_linear_r2(small_values, small_curves)
+    large = median_linear_r2(large_values, large_curves)
+    return {"small_scale_median_r2": small, "large_scale_median_r2": large, "large_minus_small_r2": large - small}
+
+
+def traversal_range(curves: np.ndarray) -> float:
+    """Mean over the columns of `curves` (V, C) of each column's range (max - min) over the
+    traversal: how much the reconstruction moves (scaled units)."""
+    return float(np.ptp(curves, axis=0).mean())
 
 
 @torch.no_grad()
@@ -356,9 +511,59 @@ def border_brightness(images: torch.Tensor, width: int = 6) -> np.ndarray:
     return images[..., mask].mean(-1).flatten(1).mean(1).cpu().numpy()
 
 
+def background_latent(gallery: torch.Tensor, values, width: int = 6) -> tuple[np.ndarray, int]:
+    """Figure 4-1b: which latent controls the background. `gallery` (L * V, C, H, W) is a
+    `face_traversal` (row d varies latent d over the V `values`). Returns the correlation
+    (L,) of each row's border brightness (`border_brightness`) with the values (0 for a row
+    whose brightness does not change) and the index of the largest |correlation|."""
+    brightness = border_brightness(gallery, width).reshape(-1, len(values))
+    corr = np.array([np.corrcoef(values, b)[0, 1] if np.ptp(b) > 1e-9 else 0.0 for b in brightness])
+    return corr, int(np.nanargmax(np.abs(corr)))
+
+
 def across_image_variance(images: torch.Tensor) -> float:
     """Mean over pixels of the variance across images: how much a set of images varies."""
     return float(images.flatten(1).var(0).mean())
+
+
+def reconstruction_variances(originals: torch.Tensor, tcvae: torch.Tensor, betavae: torch.Tensor) -> pd.Series:
+    """`across_image_variance` of held-out images and of two models' reconstructions of them,
+    each (N, C, H, W); indexed "originals", "beta-TCVAE", "beta-VAE"."""
+    return pd.Series({"originals": across_image_variance(originals), "beta-TCVAE": across_image_variance(tcvae),
+                      "beta-VAE": across_image_variance(betavae)}, name="mean across-image pixel variance")
+
+
+def variance_ratios(variance: pd.Series) -> dict:
+    """Figures 3-1 and 3-2's claims from `reconstruction_variances`: the beta-TCVAE's variance
+    over the originals' and the beta-VAE's over the beta-TCVAE's."""
+    return {"tcvae_variance_ratio": float(variance["beta-TCVAE"] / variance["originals"]),
+            "betavae_over_tcvae_variance": float(variance["beta-VAE"] / variance["beta-TCVAE"])}
+
+
+def pixel_mse(recon: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean squared error over every element of two same-shaped tensors."""
+    return float((recon - x).pow(2).mean())
+
+
+def msvae_mses(x: torch.Tensor, stage1_recon: torch.Tensor, msvae_recon: torch.Tensor) -> dict:
+    """`pixel_mse` to x of the beta-TCVAE's (stage 1) and of the MSVAE's reconstructions."""
+    return {"beta-TCVAE": pixel_mse(stage1_recon, x), "MSVAE": pixel_mse(msvae_recon, x)}
+
+
+def msvae_over_tcvae(mses: dict) -> float:
+    """Figure 3-5's claim: the MSVAE's MSE over the beta-TCVAE's (`msvae_mses`)."""
+    return mses["MSVAE"] / mses["beta-TCVAE"]
+
+
+def mixup_relative_distance(outputs, x_i: torch.Tensor, x_j: torch.Tensor) -> float:
+    """Figures 4-4 to 4-6's claim: how far apart the mixup variants are, relative to the
+    faces they mix. `outputs`: the variants' images, each (N, C, H, W); x_i, x_j (N, C, H, W)
+    the source faces. Per pair i, the mean Euclidean distance between two variants over
+    |x_i - x_j|, averaged over pairs."""
+    between = np.mean([(a - b).flatten(1).norm(dim=1).cpu().numpy()
+                       for a, b in itertools.combinations(outputs, 2)], axis=0)
+    apart = (x_i - x_j).flatten(1).norm(dim=1).cpu().numpy()
+    return float(np.mean(between / apart))
 
 
 def to_32px(images) -> torch.Tensor:
@@ -366,19 +571,28 @@ def to_32px(images) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(torch.as_tensor(images), 2)
 
 
-def dsprites_data(s) -> tuple[DSpritesLike, torch.Tensor, np.ndarray]:
-    """The dSprites-like generator, `s.dsprites_n` images at 32x32 (N, 1, 32, 32) and their
-    factor indices (N, 5)."""
+def dsprites_data(s) -> tuple[DSpritesLike, Tensors, np.ndarray]:
+    """The dSprites-like generator, `s.dsprites_n` images at 32x32 (N, 1, 32, 32) on the device
+    with their identity, and their factor indices (N, 5)."""
     gen = DSpritesLike()
     images, factors = gen.make_dataset(s.dsprites_n, seed=0)
-    return gen, to_32px(images).to(get_device()), factors
+    identity = f"dsprites_like:seed0:n={s.dsprites_n}:32px"  # generated: named by its generator's arguments
+    return gen, Tensors((to_32px(images).to(get_device()),), identity), factors
 
 
-def train_dsprites(x: torch.Tensor, s, beta: float = 6.0, epochs: int | None = None) -> FitResult:
+def train_dsprites(images: Tensors, s, beta: float = 6.0, epochs: int | None = None) -> FitResult:
     """A beta-TCVAE with 10 latents (Burgess et al.'s 32x32 conv net) on dSprites-like images;
     epochs=0 gives the untrained network (the MIG baseline)."""
-    return fit({"family": "burgess_vae", "latent_dim": 10}, BetaTCVAE(n_data=len(x), beta=beta), x,
-               f"dsprites_like:seed0:n={s.dsprites_n}:32px",
+    return fit({"family": "burgess_vae", "latent_dim": 10}, BetaTCVAE(n_data=len(images), beta=beta), images,
                TrainSettings(epochs=s.dsprites_epochs if epochs is None else epochs,
                              batch_size=64, lr=1e-3), desc="dSprites-like beta-TCVAE")
 
+
+def dsprites_scores(model, gen: DSpritesLike, x: torch.Tensor, factors: np.ndarray, n_train_votes: int = 500,
+                    n_eval_votes: int = 250, n_variance: int = 5000) -> dict:
+    """A dSprites-like model's "MIG" (mean codes of the images x (N, 1, 32, 32) against their
+    factor indices (N, 5)) and Kim & Mnih's FactorVAE eval accuracy on fresh images of `gen`
+    (downsampled to 32x32), both on the posterior means."""
+    fvs = factorvae_score(lambda obs: mean_codes(model, to_32px(obs).to(x.device)), gen,
+                          n_train_votes=n_train_votes, n_eval_votes=n_eval_votes, n_variance=n_variance)
+    return {"MIG": mig(mean_codes(model, x), factors), "FactorVAE (Kim & Mnih) eval": fvs.eval_accuracy}

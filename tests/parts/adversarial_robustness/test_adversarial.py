@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from repro_lib.data import Tensors
 from repro_lib import models, train
 from repro_lib.parts.adversarial_robustness.attacks import attack
 from repro_lib.parts.adversarial_robustness import robustness
@@ -76,7 +77,7 @@ def test_training_loop_passes_the_step(tmp_path, monkeypatch):
             return super().__call__(model, x, step)
 
     x = torch.rand(32, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    result = train.fit({"family": "joint_vae", "cont": 2, "disc": 3}, Spy(steps=4), x, "unit",
+    result = train.fit({"family": "joint_vae", "cont": 2, "disc": 3}, Spy(steps=4), Tensors((x,), "unit"),
                        train.TrainSettings(epochs=2, batch_size=16), progress=False)
     assert seen == [0, 1, 2, 3]
     assert result.history["c_cont"] == pytest.approx([0.0, 1.25, 2.5, 3.75])

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
+from repro_lib.data import Tensors
 from repro_lib import train
 from repro_lib.parts.ccvae_firebreak.regression import cell_metrics, mae, mape
 from repro_lib.models import build
@@ -84,17 +85,18 @@ def test_fit_on_layouts_and_labels_with_validation_and_cache(tmp_path, monkeypat
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
     x = fire.random_layouts(64, seed=2).unsqueeze(1)
     y = torch.linspace(0.7, 0.78, 64)
+    data = Tensors((x, y), "unit:fire")
     obj = ContinuousCCVAELoss(beta=0.1, alpha=10.0, head_lr=1e-2)
     settings = train.TrainSettings(epochs=2, batch_size=16, lr=1e-3, seed=0)
     torch.manual_seed(0)
     before = {k: v.clone() for k, v in build(SPEC).state_dict().items()}
-    first = train.fit(SPEC, obj, (x[:48], y[:48]), "unit:fire", settings, progress=False, val=(x[48:], y[48:]))
+    first = train.fit(SPEC, obj, data.rows(None, 48), settings, progress=False, val=data.rows(48, None))
     assert not first.from_cache and len(first.history["loss"]) == 2 * 3
     assert len(first.history["val_mse"]) == 2 and len(first.history["val_recon"]) == 2
     after = first.model.state_dict()
     assert not torch.equal(after["head.0.weight"], before["head.0.weight"])      # head optimiser stepped
     assert not torch.equal(after["mu_head.weight"], before["mu_head.weight"])    # VAE optimiser stepped
-    second = train.fit(SPEC, obj, (x[:48], y[:48]), "unit:fire", settings, progress=False, val=(x[48:], y[48:]))
+    second = train.fit(SPEC, obj, data.rows(None, 48), settings, progress=False, val=data.rows(48, None))
     assert second.from_cache and second.history == first.history
 
 
@@ -102,14 +104,15 @@ def test_dataset_is_generated_once_and_matches_the_simulator(tmp_path, monkeypat
     from repro_lib.parts.ccvae_firebreak.firebreaks import load_firebreaks
 
     monkeypatch.setenv("REPRO_DATA_CACHE", str(tmp_path))
-    x, y, key = load_firebreaks(30, seed=3)
+    first = load_firebreaks(30, seed=3)
+    (x, y), key = first, first.data_id.removeprefix("firebreaks:")
     files = list(tmp_path.iterdir())
     assert len(files) == 1 and key in files[0].name
-    x2, y2, key2 = load_firebreaks(30, seed=3)
-    assert key2 == key and torch.equal(x, x2) and torch.equal(y, y2)
+    again = load_firebreaks(30, seed=3)
+    assert again.data_id == first.data_id and torch.equal(x, again.x) and torch.equal(y, again.tensors[1])
     assert fire.is_valid(x[:, 0]).all()
     assert torch.allclose(y.double(), fire.Forest().simulator(device="cpu").fitness(x[:, 0]), atol=1e-6)
-    assert load_firebreaks(31, seed=3)[2] != key
+    assert load_firebreaks(31, seed=3).data_id != first.data_id
 
 
 def test_ga_operators_keep_layouts_valid():

@@ -60,7 +60,7 @@ def test_registry_entry():
 def test_load_credit_from_shared_copy(monkeypatch):
     monkeypatch.setenv("REPRO_DATA", str(SHARED_DATA))
     assert fetch("credit_default", download=False) == {"UCI_Credit_Card.csv": CREDIT_CSV}
-    features, target, scaler = load_credit()
+    features, target, scaler, data_id = load_credit()
     assert list(features.columns) == list(FEATURES) and len(FEATURES) == 23
     assert features.shape == (30000, 23) and (features.dtypes == np.int64).all()
     assert target.name == TARGET and target.dtype == np.int64 and int(target.sum()) == 6636
@@ -168,7 +168,7 @@ def test_full_celeba_from_local_folder(env):
     attributes = _fake_celeba(env)
     assert find_full_celeba() == env / "celeba"
     assert celeba_source() == "full" and celeba_source("subset") == "subset"
-    x, attrs, names = load_celeba(source="auto")
+    (x, attrs), names = load_celeba(source="auto")
     assert x.shape == (3, 3, 64, 64) and x.dtype == torch.float32
     assert torch.equal(attrs, torch.from_numpy(attributes))
     assert names[0] == "Attr_0" and len(names) == 40
@@ -177,7 +177,7 @@ def test_full_celeba_from_local_folder(env):
     colours = torch.tensor([[0, 200, 0], [0, 0, 200], [200, 200, 200]]) / 255
     error = (x - colours[:, :, None, None]).abs()
     assert error[:, :, 2:-2].max() < 0.03 and error.max() < 0.15
-    x2, attrs2, _ = load_celeba(size=32, limit=2, source="full")
+    (x2, attrs2), _ = load_celeba(size=32, limit=2, source="full")
     assert x2.shape == (2, 3, 32, 32) and torch.equal(attrs2, attrs[:2])
     data_id = celeba_data_id(limit=2)
     assert data_id.startswith("celeba_full:") and data_id.endswith(":2:64px")

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from repro_lib.data import Tensors
 from repro_lib import train
 from repro_lib.models import FAMILIES, build
 from repro_lib.parts.influential_factors.faces import FaceDecoder, FaceEncoder
@@ -162,8 +163,8 @@ def test_stage2_training_reduces_loss(tmp_path, monkeypatch):
     y = reconstructions(TabularVAE(23, 3), x)
     spec = {"family": "msvae_tabular", "input_dim": 23, "latent_dim": 3}
     settings = train.TrainSettings(epochs=30, batch_size=16, lr=3e-3, seed=0)
-    result = train.fit(spec, MSVAEStage2ELBO(), (x, y), "unit:tiny-table", settings, progress=False)
+    result = train.fit(spec, MSVAEStage2ELBO(), Tensors((x, y), "unit:tiny-table"), settings, progress=False)
     loss = result.history["loss"]
     assert len(loss) == 60 and sum(loss[-5:]) / 5 < 0.9 * sum(loss[:5]) / 5
-    again = train.fit(spec, MSVAEStage2ELBO(), (x, y), "unit:tiny-table", settings, progress=False)
+    again = train.fit(spec, MSVAEStage2ELBO(), Tensors((x, y), "unit:tiny-table"), settings, progress=False)
     assert again.from_cache and again.history == result.history
