@@ -123,10 +123,12 @@ class IPCKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = str(Path(self._ipc_dir) / "kernel")
 
-    def cleanup_resources(self, restart: bool = False) -> None:
-        super().cleanup_resources(restart=restart)
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 def _group_label(nb: Path) -> str:

@@ -33,6 +33,7 @@ def test_every_notebook_writes_its_result_file(executed):
         assert record["profile"] == "smoke" and record["numbers"]
         for key in ("device", "seed", "wall_seconds", "git_revision", "versions"):
             assert key in record, key
+        assert record["overrides"] == {}, "a run of the profile's own settings records no overrides"
         assert "torch" in record["versions"]
 
 
@@ -46,6 +47,14 @@ def test_second_run_loads_every_model(executed):
     runner.execute("smoke", notebook="notebooks/attribution_priors/4_3_pearson_prior.ipynb")
     after = {p.name: p.stat().st_mtime_ns for p in cache_dir().glob("*.pt")}
     assert after == before, "a second run trained (and stored) a model again"
+
+
+def test_no_executed_cell_shows_a_path_of_this_machine(executed):
+    root = str(repo_root())
+    for path in executed:
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            shown = json.dumps([cell["source"], cell.get("outputs", [])])
+            assert root not in shown, f"{path} cell {i} shows {root}"
 
 
 def test_nbval_on_executed_notebooks(executed):
