@@ -18,37 +18,26 @@ import torch
 from torch import nn
 
 from ...models import register_family
-from ...models.vae import Posterior, VAEOutput, evaluating, gaussian_kl, reparameterise
+from ...models.vae import GaussianVAE, VAEOutput, evaluating, gaussian_kl, reparameterise
 from ...objectives import bernoulli_nll, describe_fields
 from .abdi import init_abdi
 from .faces import FaceEncoder  # also registers face_vae
 from .tabular import TabularDecoder, TabularEncoder  # also registers tabular_vae
 
 
-class MSVAEStage2(nn.Module):
+class MSVAEStage2(GaussianVAE):
     """`encoder(residual)` -> (mu, logvar), each (B, latent_dim); `decoder(y, z)` -> x-shaped
     Bernoulli means. `forward((x, y))` returns `VAEOutput(recon, posterior, z)` with z sampled
     in training and z = mu in eval mode; `encode(r)` is the posterior of a residual r."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.encoder, self.decoder = encoder, decoder
-
-    def encode(self, residual: torch.Tensor) -> Posterior:
-        return Posterior(*self.encoder(residual))
-
-    def encode_mean(self, residual: torch.Tensor) -> torch.Tensor:
-        return self.encode(residual).mu
-
     def decode(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(y, z)
 
-    def forward(self, pair: tuple[torch.Tensor, torch.Tensor]):
+    def forward(self, pair: tuple[torch.Tensor, torch.Tensor]) -> VAEOutput:
         x, y = pair
         posterior = self.encode(x - y)
         z = reparameterise(posterior.mu, posterior.logvar, self.training)
-        return VAEOutput(self.decoder(y, z), posterior, z)
+        return VAEOutput(self.decode(y, z), posterior, z)
 
 
 class TablePairDecoder(TabularDecoder):
