@@ -1,7 +1,8 @@
 """Training objectives every part may use (a part's own live in its package).
 
 Each is a frozen dataclass called as `objective(model, x)` returning a dict of scalar tensors:
-"loss" (minimised) plus its named terms, all averaged over the batch (nats per image). `describe()` gives the cache key part.
+"loss" (minimised) plus its named terms, all averaged over the batch (nats per image).
+`describe()` gives the cache key part.
 
 Conventions: reconstruction = Bernoulli negative log-likelihood summed over
 pixels; KL against a standard-normal prior summed over latent units.
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .models.vae import gaussian_kl, gaussian_kl_per_dim  # noqa: F401  (the one Gaussian KL)
+from .models.vae import evaluate_in_batches, gaussian_kl, gaussian_kl_per_dim  # noqa: F401  (the one KL)
 
 
 def bernoulli_nll(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -107,15 +108,8 @@ class BetaTCVAE:
     describe = describe_fields
 
 
-@torch.no_grad()
 def reconstruction_error(model, x: torch.Tensor, batch_size: int = 1000) -> float:
     """Mean Bernoulli NLL per image (nats) of reconstructions from z = mu (eval mode)."""
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size]
-        recon = model(xb).recon
-        total += F.binary_cross_entropy(recon, xb, reduction="sum").item()
-    model.train(was_training)
-    return total / len(x)
+    sums = evaluate_in_batches(
+        model, x, lambda m, xb: F.binary_cross_entropy(m(xb).recon, xb, reduction="sum").reshape(1), batch_size)
+    return sum(sums.tolist()) / len(x)  # batch sums added in float64, in order

@@ -96,7 +96,8 @@ def evaluating(*modules: nn.Module):
 def evaluate_in_batches(model: nn.Module, x: torch.Tensor,
                         fn: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                         batch_size: int = 500) -> torch.Tensor:
-    """`fn(model, batch)` over `x` in batches (eval mode, no gradients), concatenated on dim 0."""
+    """`fn(model, batch)` over the rows of `x` (images, codes, ...) in batches, in eval mode
+    without gradients (the model's mode is restored after), concatenated on dim 0."""
     with evaluating(model):
         return torch.cat([fn(model, x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
