@@ -13,6 +13,7 @@ import pytest
 
 from repro_lib.parts import PARTS
 from repro_lib.paths import repo_root
+from repro_lib import runner
 from repro_lib.runner import SCORECARD, notebooks_of
 
 ROOT = repo_root()
@@ -78,6 +79,10 @@ def test_every_part_has_its_notebooks_package_and_book_folder():
             assert (ROOT / "book" / part / name).is_file(), f"book/{part}/{name}"
     found = {p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir() and not p.name.startswith(".")}
     assert found == set(PARTS), f"notebooks/ folders {sorted(found)} differ from parts.PARTS {PARTS}"
+    toc = set(runner._toc_files())
+    for part in PARTS:
+        wanted = {f"book/{part}/overview"} | {str(nb.with_suffix("")) for nb in notebooks_of(part)}
+        assert wanted <= toc, f"_toc.yml lacks {sorted(wanted - toc)}"
 
 
 def test_core_imports_no_part():
