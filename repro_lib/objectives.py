@@ -19,7 +19,11 @@ from .models.vae import evaluate_in_batches, gaussian_kl, gaussian_kl_per_dim  #
 
 
 def bernoulli_nll(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """-log p(x|z) for Bernoulli pixels, summed per image, mean over the batch (nats)."""
+    """-log p(x|z) for Bernoulli pixels, summed per image, mean over the batch (nats).
+    Non-finite reconstructions (a diverged model) raise FloatingPointError, which the training
+    loop reports as its NaN guard, instead of the loss's "input should be between 0 and 1"."""
+    if not torch.isfinite(recon).all():
+        raise FloatingPointError("the reconstructions are not finite")
     return F.binary_cross_entropy(recon, x, reduction="sum") / x.shape[0]
 
 

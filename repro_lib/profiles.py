@@ -13,6 +13,8 @@ branches on the profile's name; it calls :func:`settings` and reads numbers.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from . import parts
@@ -48,13 +50,44 @@ def check_profile(profile: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric knob (or of each element of a list knob)."""
+
+    low: float = 0.0
+    high: float = math.inf
+    low_inclusive: bool = False
+    high_inclusive: bool = True
+
+    def __contains__(self, value: float) -> bool:
+        above = value >= self.low if self.low_inclusive else value > self.low
+        below = value <= self.high if self.high_inclusive else value < self.high
+        return above and below
+
+    def __str__(self) -> str:
+        low = f"{'>=' if self.low_inclusive else '>'} {self.low:g}"
+        if math.isinf(self.high):
+            return low
+        return f"{low} and {'<=' if self.high_inclusive else '<'} {self.high:g}"
+
+
+POSITIVE = Range()
+
+
+def knob_ranges(part: str) -> dict[str, Range]:
+    """The part's `KNOB_RANGES` (knobs whose range is not "> 0")."""
+    return dict(getattr(parts.package(part), "KNOB_RANGES", {}))
+
+
 def settings(part: str, profile: str, **overrides: Any) -> Settings:
     """The knobs of `part` under `profile`, with `overrides` (None = keep) applied.
 
-    An unknown part, profile or knob, or a value of the wrong type, fails at
-    once with the allowed values.
+    An unknown part, profile or knob, a value of the wrong type, a non-finite number, an
+    empty list or a number (list elements included) outside the knob's range (> 0 unless
+    the part's `KNOB_RANGES` says otherwise) fails at once, saying what is allowed.
     """
     base = knobs(part, profile)
+    ranges = knob_ranges(part)
     out = Settings(base)
     for key, value in overrides.items():
         if value is None:
@@ -64,14 +97,26 @@ def settings(part: str, profile: str, **overrides: Any) -> Settings:
                 f"unknown setting {key!r} for part {part!r}; "
                 f"allowed: {', '.join(sorted(base))}"
             )
-        expected = type(base[key])
-        if expected is float and isinstance(value, int):
-            value = float(value)
-        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(base[key], bool):
-            raise ValueError(
-                f"setting {key!r} must be {expected.__name__}, got {value!r}"
-            )
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-            raise ValueError(f"setting {key!r} must be positive, got {value!r}")
-        out[key] = value
+        out[key] = _checked(key, value, base[key], ranges.get(key, POSITIVE))
     return out
+
+
+def _checked(key: str, value: Any, reference: Any, allowed: Range) -> Any:
+    """`value` converted like `reference` (an int is accepted for a float), or ValueError."""
+    if isinstance(reference, list):
+        kind = type(reference[0]).__name__
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"setting {key!r} must be a non-empty list of {kind} ({allowed}), "
+                             f"e.g. {reference}; got {value!r}")
+        return [_checked(f"{key}[{i}]", v, reference[0], allowed) for i, v in enumerate(value)]
+    expected = type(reference)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool) != isinstance(reference, bool):
+        raise ValueError(f"setting {key!r} must be {expected.__name__} ({allowed}), got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"setting {key!r} must be a finite number ({allowed}), got {value!r}")
+        if value not in allowed:
+            raise ValueError(f"setting {key!r} must be {allowed}, got {value!r}")
+    return value

@@ -16,18 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from .device import get_device
-from .paths import repo_root, write_text_atomic
+from .paths import repo_root, shown_path, write_text_atomic
 from .profiles import check_part, check_profile
 
 _LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "captum", "papermill", "repro_lib")
 
 
-def results_dir(profile: str) -> Path:
-    return repo_root() / "results" / profile
+def results_dir(profile: str, custom: bool = False) -> Path:
+    """`results/<profile>/`, or `results/custom/<profile>/` for runs whose knobs differ from
+    the profile's (kept apart: the scorecard reads only the profile's own folder)."""
+    base = repo_root() / "results"
+    return base / "custom" / profile if custom else base / profile
 
 
-def result_path(profile: str, part: str, notebook: str) -> Path:
-    return results_dir(profile) / part / f"{notebook}.json"
+def result_path(profile: str, part: str, notebook: str, custom: bool = False) -> Path:
+    return results_dir(profile, custom) / part / f"{notebook}.json"
 
 
 def _git_revision() -> str:
@@ -88,15 +91,40 @@ class Recorder:
             "git_revision": _git_revision(), "versions": _versions(),
             "numbers": _plain(numbers),
         }
-        path = result_path(self.profile, self.part, self.notebook)
+        path = result_path(self.profile, self.part, self.notebook, custom=bool(self.overrides))
         write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
-        print(f"{len(record['numbers'])} numbers written to {path.relative_to(repo_root())}")
+        print(f"{len(record['numbers'])} numbers written to {path.relative_to(repo_root())}"
+              + (f" (overrides {record['overrides']}: kept apart from the {self.profile!r} results, "
+                 "not scored)" if self.overrides else ""))
 
 
 def load_results(profile: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """All result records of a profile, keyed by (part, notebook)."""
+    """The result records of a profile's own runs, keyed by (part, notebook) from the file's
+    place. A file that cannot be trusted (unreadable, not a record, another profile's, run with
+    overrides, under another name) still has an entry, with `problem` saying what is wrong."""
     found = {}
     for path in sorted(results_dir(profile).glob("*/*.json")):
-        record = json.loads(path.read_text())
-        found[(record["part"], record["notebook"])] = record
+        part, notebook = path.parent.name, path.stem
+        where = shown_path(path)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            found[(part, notebook)] = {"problem": f"{where} cannot be read ({err})"}
+            continue
+        problem = _record_problem(record, profile, part, notebook)
+        found[(part, notebook)] = ({**record, "problem": f"{where}: {problem}"} if problem and
+                                   isinstance(record, dict) else
+                                   {"problem": f"{where}: {problem}"} if problem else record)
     return found
+
+
+def _record_problem(record: Any, profile: str, part: str, notebook: str) -> str | None:
+    if not isinstance(record, dict) or not isinstance(record.get("numbers"), dict):
+        return "not a result record (no 'numbers' table)"
+    if record.get("profile") != profile:
+        return f"says profile {record.get('profile')!r}, but lies under results/{profile}/"
+    if (record.get("part"), record.get("notebook")) != (part, notebook):
+        return f"says it is {record.get('part')}/{record.get('notebook')}"
+    if record.get("overrides"):
+        return f"was run with overrides {record['overrides']}, not the profile's settings"
+    return None

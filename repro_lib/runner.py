@@ -12,6 +12,7 @@ parameter stops at once with the allowed values.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 import yaml
 from jupyter_client.manager import AsyncKernelManager
 
-from .paths import repo_root
+from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .parts import PARTS, check_part
 from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs
@@ -67,11 +68,28 @@ def parameters_of(notebook: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in found.items()}
 
 
-def executed_dir(profile: str) -> Path:
-    return repo_root() / "_build" / "executed" / profile
+def executed_dir(profile: str, custom: bool = False) -> Path:
+    """Where executed copies go: `_build/executed/<profile>/`, or, for a run with `-p`
+    overrides, `_build/executed/custom/<profile>/` (never shown as the profile's)."""
+    base = repo_root() / "_build" / "executed"
+    return base / "custom" / profile if custom else base / profile
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell, the error and the copy."""
+
+
+class FailedPages(RuntimeError):
+    """Executed copies that hold an error or cells that did not run."""
 
 
 def _select(part: str | None, notebook: str | None) -> list[Path]:
+    if notebook and part:
+        chosen = _select(None, notebook)[0]
+        if chosen.parts[:2] != ("notebooks", part):
+            raise ValueError(f"notebook {notebook} is not in part {part!r}; drop --part or pick one of: "
+                             + ", ".join(map(str, notebooks_of(part))))
+        return [chosen]
     if notebook:
         path = Path(notebook)
         path = (Path.cwd() / path).resolve() if not path.is_absolute() else path
@@ -130,6 +148,14 @@ class IPCKernelManager(AsyncKernelManager):
 
     cleanup_resources = _async_cleanup_resources
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client sends SIGINT before every shutdown request; the kernel of a finished
+        # notebook is idle, and the signal only logs "KeyboardInterrupt caught in kernel".
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
 
 def _group_label(nb: Path) -> str:
     return nb.parts[1] if nb.parts[0] == "notebooks" else "book"
@@ -139,12 +165,11 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
             params: dict[str, Any] | None = None, scorecard: bool = True) -> list[Path]:
     """Run the chosen notebooks (then the scorecard page) and return the executed copies.
     Prints, per notebook, its place in its part and the time it and the part took."""
-    import papermill
-
     jobs = plan(profile, part, notebook, params)
     if scorecard and notebook is None:
         jobs.append((SCORECARD, {"profile": profile}))
-    root, out_dir = repo_root(), executed_dir(profile)
+    absolute_repro_paths()  # before any kernel starts in a notebook's folder
+    root, out_dir = repo_root(), executed_dir(profile, custom=bool(params))
     per_group: dict[str, int] = {}
     for nb, _ in jobs:
         per_group[_group_label(nb)] = per_group.get(_group_label(nb), 0) + 1
@@ -160,17 +185,45 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
         start = time.perf_counter()
         place = f"[{profile} {group} {seen[group]}/{per_group[group]}]"
         print(f"{place} {nb.stem} ...", flush=True)
-        papermill.execute_notebook(
-            str(root / nb), str(target), parameters=parameters, cwd=str((root / nb).parent),
-            kernel_name="python3", progress_bar=False, log_output=False,
-            kernel_manager_class=IPCKernelManager,
-        )
-        _tidy_executed_copy(target)
+        _execute_one(root / nb, target, parameters)
         now = time.perf_counter()
         print(f"{place} {nb.stem} done in {now - start:.0f} s ({group}: {now - group_started[group]:.0f} s so far)",
               flush=True)
         done.append(target)
     return done
+
+
+def _execute_one(source: Path, target: Path, parameters: dict[str, Any]) -> None:
+    """Execute `source` into `target` through a temporary copy renamed on success, so a failed
+    or killed run never replaces a good copy (and two runs of one notebook never read each
+    other's half-written file). A failure keeps its copy as `<stem>.failed.ipynb` and raises
+    `NotebookFailed` with one short message."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    remove_stale_temporaries(target.parent)
+    tmp = Path(temporary_beside(target.with_suffix(".ipynb")))
+    tmp_nb = tmp.with_name(tmp.name.removesuffix(".tmp") + ".ipynb")
+    os.replace(tmp, tmp_nb)
+    failed = target.with_name(f"{target.stem}.failed.ipynb")
+    try:
+        papermill.execute_notebook(
+            str(source), str(tmp_nb), parameters=parameters, cwd=str(source.parent),
+            kernel_name="python3", progress_bar=False, log_output=False,
+            kernel_manager_class=IPCKernelManager,
+        )
+    except PapermillExecutionError as err:
+        os.replace(tmp_nb, failed)
+        last = (str(err.evalue).strip().splitlines() or [""])[-1]
+        raise NotebookFailed(
+            f"{shown_path(source)} failed in cell [{err.exec_count}]: {err.ename}: {last}\n"
+            f"the executed copy with the whole traceback: {shown_path(failed)}") from None
+    except BaseException:
+        tmp_nb.unlink(missing_ok=True)
+        raise
+    _tidy_executed_copy(tmp_nb)
+    os.replace(tmp_nb, target)
+    failed.unlink(missing_ok=True)
 
 
 def _tidy_executed_copy(path: Path) -> None:
@@ -198,9 +251,41 @@ def _closed_widget(output: dict[str, Any], live: set[str]) -> bool:
     return view is not None and view.get("model_id") not in live
 
 
-def build_book(profile: str) -> Path:
+def page_problems(path: Path) -> list[str]:
+    """What makes an executed copy unfit to publish: cells whose output is an error, and code
+    cells that never ran (a run stopped midway). Empty when the page is whole."""
+    import nbformat
+
+    problems = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if errors:
+            problems.append(f"cell {i} raised {errors[0].get('ename')}: {errors[0].get('evalue')}")
+        elif cell.get("execution_count") is None:
+            problems.append(f"cell {i} did not run")
+    return problems
+
+
+def _mark_failed(path: Path, problems: list[str]) -> None:
+    """Put a warning at the top of a page built from a failed run."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    listed = "\n".join(f"- {p}" for p in problems[:10])
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+        f"```{{warning}}\nThis page comes from a run that did not finish cleanly; its numbers "
+        f"cannot be trusted:\n\n{listed}\n```"))
+    nbformat.write(nb, path)
+
+
+def build_book(profile: str, allow_failed: bool = False) -> Path:
     """Assemble book sources (config, toc, book/, _static/, _extra/) with the executed
-    notebooks in _build/book_src and run jupyter-book on it; returns _build/html."""
+    notebooks in _build/book_src and run jupyter-book on it; returns _build/html.
+
+    Refuses (`FailedPages`, naming each) executed copies with an error or a cell that did not
+    run, unless `allow_failed`, when those pages say so at their top."""
     check_profile(profile)
     root, executed = repo_root(), executed_dir(profile)
     missing = [str(nb) for nb in notebooks_of() + [SCORECARD] if not (executed / nb).exists()]
@@ -208,6 +293,12 @@ def build_book(profile: str) -> Path:
         raise FileNotFoundError(
             f"not yet executed under {profile!r}: {', '.join(missing)}; "
             f"run `python -m repro_lib run --profile {profile}` first")
+    broken = {nb: page_problems(executed / nb) for nb in notebooks_of() + [SCORECARD]}
+    broken = {nb: problems for nb, problems in broken.items() if problems}
+    if broken and not allow_failed:
+        raise FailedPages("these executed notebooks did not run cleanly (rerun them, or build anyway "
+                          "with --allow-failed):\n" + "\n".join(
+                              f"  {executed / nb}: {'; '.join(p[:3])}" for nb, p in broken.items()))
     stage = root / "_build" / "book_src"
     if stage.exists():
         shutil.rmtree(stage)
@@ -220,13 +311,28 @@ def build_book(profile: str) -> Path:
     for nb in notebooks_of() + [SCORECARD]:
         (stage / nb).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(executed / nb, stage / nb)
+        if nb in broken:
+            _mark_failed(stage / nb, broken[nb])
     subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
                     "build", str(stage), "--path-output", str(root)], check=True)
     return root / "_build" / "html"
 
 
+def _parse_value(text: str) -> Any:
+    """A `-p` value as YAML, except that a number YAML 1.1 reads as a string (1e-2) is a float."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [_parse_value(str(v)) if isinstance(v, str) else v for v in value]
+    return value
+
+
 def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
-    return {key: yaml.safe_load(value) for key, value in pairs or []}
+    return {key: _parse_value(value) for key, value in pairs or []}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,17 +347,25 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a notebook parameter (value parsed as YAML)")
     book = sub.add_parser("book", help="build the HTML book from executed notebooks")
     book.add_argument("--profile", required=True, help=f"one of {', '.join(PROFILE_NAMES)}")
+    book.add_argument("--allow-failed", action="store_true",
+                      help="build even with failed pages (each says so at its top)")
     sub.add_parser("list", help="list parts, notebooks and their parameters")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             execute(args.profile, args.part, args.notebook, _parse_params(args.p))
         elif args.command == "book":
-            print(build_book(args.profile))
+            print(build_book(args.profile, args.allow_failed))
         else:
             for nb in notebooks_of():
                 print(f"{nb}\n    parameters: {', '.join(parameters_of(nb))}")
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FailedPages) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as err:
+        print(f"error: jupyter-book failed (exit {err.returncode}); its messages are above", file=sys.stderr)
+        return 1
     return 0

@@ -77,23 +77,36 @@ def scorecard(profile: str) -> pd.DataFrame:
     rows = []
     for part, doc in load_targets().items():
         for claim in doc["claims"]:
-            record = results.get((part, claim["notebook"]))
-            numbers = record["numbers"] if record else {}
-            if claim["measure"] in numbers and numbers[claim["measure"]] is not None:
-                ours = numbers[claim["measure"]]
-                holds = "yes" if evaluate(claim["check"], ours) else "no"
-                ours = _format(ours)
-            else:
-                ours, holds = "-", "not run"
+            ours, holds = _judge(claim, results.get((part, claim["notebook"])), profile, part)
             rows.append({"part": part, "claim": claim["claim"], "where": claim["where"],
                          "paper": claim["paper"], "ours": ours,
                          "test": _describe_check(claim["check"]), "holds": holds})
     return pd.DataFrame(rows)
 
 
+def _judge(claim: dict[str, Any], record: dict[str, Any] | None, profile: str, part: str
+           ) -> tuple[str, str]:
+    """(our number as text, verdict): "yes", "no", "not run", or "invalid: <what is wrong>"."""
+    if record is None:
+        return "-", "not run"
+    if "problem" in record:
+        return "-", f"invalid: {record['problem']}"
+    where = f"results/{profile}/{part}/{claim['notebook']}.json"
+    measure = claim["measure"]
+    if measure not in record["numbers"]:
+        return "-", f"invalid: {where} has no measure {measure!r}"
+    value = record["numbers"][measure]
+    if value is None:
+        return "-", f"invalid: {where} gives {measure!r} as NaN or null"
+    try:
+        return _format(value), "yes" if evaluate(claim["check"], value) else "no"
+    except TypeError:
+        return _format(value), f"invalid: {where} gives {measure!r} = {value!r}, not a number"
+
+
 def to_html(table: pd.DataFrame) -> str:
     """The scorecard as HTML: one table per part, the verdict coloured."""
-    colours = {"yes": "#d4edda", "no": "#f8d7da", "not run": "#eeeeee"}
+    colours = {"yes": "#d4edda", "no": "#f8d7da", "not run": "#eeeeee", "invalid": "#fff3cd"}
     columns = [c for c in table.columns if c != "part"]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     out = []
@@ -101,7 +114,7 @@ def to_html(table: pd.DataFrame) -> str:
         body = []
         for _, row in rows.iterrows():
             cells = "".join(
-                f'<td style="background:{colours[row["holds"]]}">{html.escape(str(row[c]))}</td>'
+                f'<td style="background:{colours[row["holds"].split(":")[0]]}">{html.escape(str(row[c]))}</td>'
                 if c == "holds" else f"<td>{html.escape(str(row[c]))}</td>"
                 for c in columns
             )

@@ -9,7 +9,7 @@ The default loop, `adam_minibatches`, is Adam over shuffled minibatches: a seede
 fixes the batch order and the global torch seed fixes initialisation and sampling, so CPU runs
 repeat exactly. Another loop (a sequence model's, an evolution strategy's) is any function
 `loop(model, objective, data, settings, desc, progress, val) -> history` with its own frozen
-settings dataclass; `fit` caches its models the same way.
+settings dataclass (which has a `seed`); `fit` caches its models the same way.
 """
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any,
         return FitResult(model, stored["history"], key, True, stored["seconds"], stored["meta"])
 
     global TRAINED_COUNT
+    storable = cache.writable()  # checked before, not after, the training it would lose
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
     model = models.build(spec).to(device)
@@ -109,8 +110,9 @@ def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any,
     seconds = time.perf_counter() - start
     n_train = len(data)
     meta = {"device": str(device), "n_train": int(n_train), "torch": str(torch.__version__)}
-    cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                     "history": history, "seconds": seconds, "meta": meta})
+    if storable:
+        cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                         "history": history, "seconds": seconds, "meta": meta})
     TRAINED_COUNT += 1
     model.eval()
     return FitResult(model, history, key, False, seconds, meta)
@@ -148,8 +150,12 @@ def adam_minibatches(model: torch.nn.Module, objective: Callable, x: Batch,
             xb = _rows(x, perm[b * settings.batch_size : (b + 1) * settings.batch_size])
             # An objective that declares `wants_step` (e.g. a capacity rising over training)
             # gets the global step; others are called as objective(model, batch).
-            terms = (objective(model, xb, step=step) if getattr(objective, "wants_step", False)
-                     else objective(model, xb))
+            try:
+                terms = (objective(model, xb, step=step) if getattr(objective, "wants_step", False)
+                         else objective(model, xb))
+            except FloatingPointError as err:  # the loss's own guard (e.g. non-finite reconstructions)
+                raise FloatingPointError(f"{desc}: {err} at step {step} (epoch {epoch}); "
+                                         "lower the learning rate or the prior weight") from err
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())

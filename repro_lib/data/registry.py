@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..paths import repo_root
+
 _CHUNK = 1 << 20
 
 
@@ -169,14 +171,22 @@ def cache_root() -> Path:
 
 def search_dirs(spec: DatasetSpec) -> list[Path]:
     """Folders searched for ``spec``'s files, in order: ``$REPRO_DATA/<subdir>`` (if set),
-    ``./data/<subdir>`` (from the working directory), the cache, then ``spec.system_dirs``."""
+    ``<repository>/data/<subdir>`` (``./data`` of the working directory outside a checkout),
+    the cache, then ``spec.system_dirs``."""
     dirs = []
     if os.environ.get("REPRO_DATA"):
         dirs.append(Path(os.environ["REPRO_DATA"]).expanduser() / spec.subdir)
-    dirs.append(Path.cwd() / "data" / spec.subdir)
+    dirs.append(_local_data_root() / spec.subdir)
     dirs.append(cache_root() / spec.subdir)
     dirs.extend(Path(d) for d in spec.system_dirs)
     return dirs
+
+
+def _local_data_root() -> Path:
+    try:
+        return repo_root() / "data"
+    except RuntimeError:  # used outside a checkout
+        return Path.cwd() / "data"
 
 
 def download_dir(spec: DatasetSpec) -> Path:

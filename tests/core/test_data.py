@@ -26,6 +26,7 @@ from repro_lib.data import (
     search_dirs,
 )
 from repro_lib.data import registry
+from repro_lib.paths import repo_root
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -110,14 +111,14 @@ def test_search_dirs_order(env, monkeypatch):
     dirs = search_dirs(REGISTRY["fashion_mnist"])
     assert dirs == [
         env / "repro_data" / "fashion-mnist",
-        env / "cwd" / "data" / "fashion-mnist",
+        repo_root() / "data" / "fashion-mnist",  # ./data means the repository's, wherever we run
         env / "cache" / "fashion-mnist",
         FASHION_DIR,
     ]
     monkeypatch.delenv("REPRO_DATA")
     monkeypatch.delenv("REPRO_CACHE_HOME")
     assert search_dirs(REGISTRY["mnist"]) == [
-        env / "cwd" / "data" / "mnist",
+        repo_root() / "data" / "mnist",
         env / "home" / ".cache" / "repro_lib" / "mnist",
     ]
 

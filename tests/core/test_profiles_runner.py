@@ -28,7 +28,7 @@ def test_settings_applies_overrides_and_keeps_none():
     (dict(profile="laptop"), "smoke, cpu, full"),
     (dict(part="nope"), "attribution_priors"),
     (dict(epochs="many"), "must be int"),
-    (dict(epochs=0), "positive"),
+    (dict(epochs=0), "must be > 0"),
     (dict(learning_rate=1.0), "allowed: "),
 ])
 def test_settings_errors_list_allowed_values(kwargs, message):
@@ -49,7 +49,7 @@ def test_runner_rejects_unknown_profile_part_parameter_before_work(monkeypatch, 
     err = capsys.readouterr().err
     assert "unknown parameter 'bogus'" in err and "epochs" in err
     assert runner.main(["run", "--profile", "smoke", "-p", "epochs", "-1"]) == 2
-    assert "positive" in capsys.readouterr().err
+    assert "must be > 0" in capsys.readouterr().err
     assert runner.main(["run", "--profile", "smoke", "--notebook", "notebooks/x.ipynb"]) == 2
     assert "3_method" in capsys.readouterr().err
     assert calls == []

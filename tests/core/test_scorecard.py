@@ -31,8 +31,8 @@ def test_targets_files_are_well_formed():
 
 
 def test_scorecard_reads_results(tmp_path, monkeypatch):
-    monkeypatch.setattr("repro_lib.results.results_dir", lambda profile: tmp_path / profile)
-    record = {"part": "attribution_priors", "notebook": "4_1_pixel_prior",
+    monkeypatch.setattr("repro_lib.results.results_dir", lambda profile, custom=False: tmp_path / profile)
+    record = {"part": "attribution_priors", "notebook": "4_1_pixel_prior", "profile": "smoke", "overrides": {},
               "numbers": {"tv_ratio": 60.0, "recon_increase_pct": 3.0}}
     write_text_atomic(tmp_path / "smoke" / "attribution_priors" / "4_1_pixel_prior.json",
                       json.dumps(record))
@@ -42,3 +42,24 @@ def test_scorecard_reads_results(tmp_path, monkeypatch):
     assert table.loc[table.index.str.startswith("with under 1%"), "holds"].item() == "no"
     assert (table.holds == "not run").sum() == len(table) - 2, verdicts
     assert "<table" in scorecard.to_html(table.reset_index())
+
+
+@pytest.mark.parametrize("content, says", [
+    ("{not json", "cannot be read"),
+    (json.dumps({"part": "attribution_priors", "notebook": "4_1_pixel_prior", "profile": "smoke",
+                 "numbers": {"tv_ratio": None}}), "NaN or null"),
+    (json.dumps({"part": "attribution_priors", "notebook": "4_1_pixel_prior", "profile": "smoke",
+                 "numbers": {"tv_ratio": "60x"}}), "not a number"),
+    (json.dumps({"part": "attribution_priors", "notebook": "4_1_pixel_prior", "profile": "smoke",
+                 "numbers": {}}), "has no measure 'tv_ratio'"),
+    (json.dumps(["a list"]), "not a result record"),
+])
+def test_a_bad_result_file_marks_its_rows_and_the_page_still_renders(tmp_path, monkeypatch, content, says):
+    monkeypatch.setattr("repro_lib.results.results_dir", lambda profile, custom=False: tmp_path / profile)
+    path = tmp_path / "smoke" / "attribution_priors" / "4_1_pixel_prior.json"
+    write_text_atomic(path, content)
+    table = scorecard.scorecard("smoke")
+    row = table[table.claim.str.startswith("The total-variation")].iloc[0]
+    assert row.holds.startswith("invalid:") and says in row.holds and "4_1_pixel_prior.json" in row.holds
+    assert (table.holds == "not run").sum() >= len(table) - 2
+    assert "invalid" in scorecard.to_html(table)

@@ -3,6 +3,7 @@
 The recipes (tested functions behind the notebooks and claims) are in `recipes`; the
 models, losses, metrics and simulators only this part uses sit beside them.
 """
+from ...profiles import Range
 
 # Knobs of the adversarial-robustness part (document 003, Sootla). `full` is the author's
 # public code: 100k Adam steps (lr 1e-4, batch 64) per VAE, attacks of 1000 Adam steps
@@ -31,4 +32,10 @@ PROFILES = {
         mc_samples=1000000, celeba_n=2000, celeba_epochs=500, celeba_seeds=5, celeba_pairs=500,
         attribute_epochs=30,
     ),
+}
+
+# Knobs whose range is not "> 0" (see `profiles.settings`).
+KNOB_RANGES = {
+    "weight_decay": Range(0.0, low_inclusive=True),
+    "radii": Range(0.0, 1.0),  # L-inf radius in pixel units of [0, 1] images
 }

@@ -3,6 +3,7 @@
 The recipes (tested functions behind the notebooks and claims) are in `recipes`; the
 models, losses, metrics and simulators only this part uses sit beside them.
 """
+from ...profiles import Range
 
 # Knobs of the attribution-priors part (document 001). `full` is the author's
 # setting: 60k images, 50 epochs, batch 300, 5 runs per lambda, the prior on the whole
@@ -32,4 +33,9 @@ PROFILES = {
         path_entropy_lambdas=[0.5, 1.0, 5.0], path_pearson_lambdas=[1.0, 5.0, 10.0],
         path_runs=5, baseline_runs=5, prior_batch=300,
     ),
+}
+
+# Knobs whose range is not "> 0" (see `profiles.settings`).
+KNOB_RANGES = {
+    "prior_batch": Range(2, low_inclusive=True),  # the prior needs two images to compare
 }

@@ -3,6 +3,7 @@
 The recipes (tested functions behind the notebooks and claims) are in `recipes`; the
 models, losses, metrics and simulators only this part uses sit beside them.
 """
+from ...profiles import Range
 
 # Knobs of the CCVAE-firebreak part (document 004). `full` is the report's setting: 50,000
 # layouts, 100 epochs, batch 16, Adam lr 1e-5, 128 conv channels, GA population 300.
@@ -29,4 +30,9 @@ PROFILES = {
         intervention_step=0.5, ga_population=300, ga_iterations=20, ga_runs=8,
         ga_mutation_moves=2, ga_gd_steps=3,
     ),
+}
+
+# Knobs whose range is not "> 0" (see `profiles.settings`).
+KNOB_RANGES = {
+    "threshold_quantiles": Range(0.0, 1.0, high_inclusive=False),
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ...cache import key_of, save_atomic
+from ...cache import key_of, load_file, save_atomic
 from ...data import Tensors
 from ...paths import cache_folder
 from . import fire
@@ -41,7 +41,7 @@ def load_firebreaks(n: int, seed: int = 0, forest: fire.Forest | None = None) ->
     key = dataset_id(n, seed, forest)
     path = data_cache_dir() / f"firebreaks-{key}.pt"
     if path.exists():
-        stored = torch.load(path, map_location="cpu", weights_only=True)
+        stored = load_file(path)
         layouts, fitness = stored["layouts"], stored["fitness"]
     else:
         layouts = fire.random_layouts(n, seed=seed)
