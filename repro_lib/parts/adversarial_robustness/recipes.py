@@ -253,14 +253,14 @@ def train_classifier(data: Mnist, s) -> FitResult:
                              lr=CLASSIFIER_LR, seed=0), desc="classifier")
 
 
-@torch.no_grad()
 def predict(classifier, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    return torch.cat([classifier(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+    """The classifier's labels of images x, (N,) int64."""
+    return evaluate_in_batches(classifier, x, lambda m, xb: m(xb).argmax(1), batch)
 
 
-@torch.no_grad()
 def reconstruct(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    return torch.cat([model.reconstruct(x[i:i + batch]) for i in range(0, len(x), batch)])
+    """Deterministic reconstructions decode(mu, one-hot(argmax)) of images x, same shape."""
+    return evaluate_in_batches(model, x, lambda m, xb: m.reconstruct(xb), batch)
 
 
 def accuracy(classifier, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -465,10 +465,9 @@ def train_attribute_judge(faces: Faces, s) -> FitResult:
                              lr=CLASSIFIER_LR, seed=0), desc="attribute judge")
 
 
-@torch.no_grad()
 def predict_attributes(judge, x: torch.Tensor, batch: int = 500) -> np.ndarray:
     """The judge's 0/1 attribute predictions, (N, 40) bool."""
-    return torch.cat([judge(x[i:i + batch]) > 0 for i in range(0, len(x), batch)]).cpu().numpy()
+    return evaluate_in_batches(judge, x, lambda m, xb: m(xb) > 0, batch).cpu().numpy()
 
 
 def judge_reliability(model, judge, faces: Faces) -> np.ndarray:
