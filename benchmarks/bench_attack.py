@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from repro_lib.parts.adversarial_robustness.attacks import attack  # noqa: E402
 from repro_lib.device import get_device  # noqa: E402
+from repro_lib.parts.adversarial_robustness.attacks import attack  # noqa: E402
 from repro_lib.parts.adversarial_robustness.joint_vae import JointVAE  # noqa: E402
 
 

@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from captum.attr import GradientShap  # noqa: E402
 
-from repro_lib.parts.attribution_priors.attribution import gradient_shap  # noqa: E402
 from repro_lib.models.burgess import BurgessVAE  # noqa: E402
+from repro_lib.parts.attribution_priors.attribution import gradient_shap  # noqa: E402
 
 
 def mnist_like(batch: int, gen: torch.Generator) -> torch.Tensor:

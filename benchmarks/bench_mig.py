@@ -15,8 +15,12 @@ import time
 import numpy as np
 import sklearn
 
-from repro_lib.parts.influential_factors.disentanglement import (mig, mutual_information_matrix, reference_mig,
-                                               reference_mutual_information_matrix)
+from repro_lib.parts.influential_factors.disentanglement import (
+    mig,
+    mutual_information_matrix,
+    reference_mig,
+    reference_mutual_information_matrix,
+)
 
 
 def data(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 from jupyter_client.manager import AsyncKernelManager
 
-from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .parts import PARTS, check_part
+from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs
 

@@ -9,14 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from browser import class_present, dump_dom
 
 from repro_lib import runner
 from repro_lib.cache import cache_dir
 from repro_lib.paths import repo_root
 from repro_lib.results import result_path
 from repro_lib.scorecard import scorecard
-
-from browser import class_present, dump_dom
 
 pytestmark = pytest.mark.slow
 

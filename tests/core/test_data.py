@@ -23,9 +23,9 @@ from repro_lib.data import (
     fingerprint,
     load_mnist,
     read_idx,
+    registry,
     search_dirs,
 )
-from repro_lib.data import registry
 from repro_lib.paths import repo_root
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

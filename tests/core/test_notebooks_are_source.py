@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from repro_lib import runner
 from repro_lib.parts import PARTS
 from repro_lib.paths import repo_root
-from repro_lib import runner
 from repro_lib.runner import SCORECARD, notebooks_of
 
 ROOT = repo_root()

@@ -61,8 +61,8 @@ def test_beta_tcvae_matches_loop_and_decomposition():
 
 def test_attribution_prior_terms_and_prior_batch():
     from repro_lib.parts.attribution_priors.attribution import latent_saliency
-    from repro_lib.parts.attribution_priors.saliency import pearson_correlation
     from repro_lib.parts.attribution_priors.objectives import AttributionPrior
+    from repro_lib.parts.attribution_priors.saliency import pearson_correlation
 
     torch.manual_seed(3)
     model, x = BurgessVAE(3), torch.rand(8, 1, 32, 32)

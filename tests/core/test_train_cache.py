@@ -1,8 +1,8 @@
 """The training loop and the model cache."""
 from dataclasses import dataclass
 
-import torch
 import pytest
+import torch
 
 from repro_lib import cache, train
 from repro_lib.data import Tensors

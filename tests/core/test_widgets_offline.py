@@ -23,9 +23,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from browser import chromium, class_present, dump_dom  # noqa: E402
 from ipywidgets.widgets.widget_link import Link  # noqa: E402
 
-from browser import chromium, class_present, dump_dom  # noqa: E402
 from repro_lib.widgets import (  # noqa: E402
     Explorer,
     figure_to_png,

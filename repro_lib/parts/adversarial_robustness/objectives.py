@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from ...models.vae import gaussian_kl, gaussian_kl_per_dim
 from ...objectives import bernoulli_nll, describe_fields
 
+
 def categorical_kl(logits: torch.Tensor) -> torch.Tensor:
     """Thesis Eq. 2.10: KL(Cat(softmax(logits)) || uniform over K) = sum_i q_i log(q_i K),
     summed over the categorical unit, mean over the batch (nats); at most log K."""

@@ -11,31 +11,42 @@ models with the plain negative ELBO, without and with weight decay. The attack i
 """
 from __future__ import annotations
 
+import functools
+import json
+import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .attacks import attack
 from ...data import Tensors, load_celeba, load_mnist
 from ...device import get_device
-from . import joint_vae, robustness  # noqa: F401  (joint_vae registers its model families)
-from .objectives import CapacityVAE, CrossEntropy, JointELBO, MultiLabelBCE
-from ...plots import grid_image  # noqa: F401  (notebooks call ar.grid_image)
-from ...train import FitResult, TrainSettings, fit
-import json
-import math
-
-from .joint_vae import concrete_sample, gumbel_max
-from .objectives import categorical_kl
 from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
+from ...plots import grid_image  # noqa: F401  (notebooks call ar.grid_image)
 from ...results import result_path
+from ...train import FitResult, TrainSettings, fit
+from . import joint_vae, robustness  # noqa: F401  (joint_vae registers its model families)
+from .attacks import attack
+from .joint_vae import concrete_sample, gumbel_max
+from .objectives import CapacityVAE, CrossEntropy, JointELBO, MultiLabelBCE, categorical_kl
 
-# Capacity control first squeezes the posteriors onto the prior, which fills the CPU's
-# gradients with denormal floats and slows training about 2x; flushing them to zero changes
-# nothing measurable. (Process-wide; set when a notebook of this part imports its recipes.)
-torch.set_flush_denormal(True)
+
+def denormals_flushed(function: Callable) -> Callable:
+    """Run `function` with denormal floats flushed to zero, then restore the default.
+
+    Capacity control first squeezes the posteriors onto the prior, which fills the CPU's
+    gradients with denormal floats and slows training and attacks about 2x; flushing them
+    changes nothing measurable. Scoped to this part's training and attacks, not the process."""
+    @functools.wraps(function)
+    def flushed(*args: Any, **kwargs: Any) -> Any:
+        torch.set_flush_denormal(True)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(False)
+    return flushed
 
 PART = "adversarial_robustness"
 KINDS = ("disentangled", "entangled", "entangled_wd")
@@ -228,6 +239,7 @@ def train_settings(kind: str, s, seed: int, epochs: int | None = None) -> TrainS
                          weight_decay=s.weight_decay if kind == "entangled_wd" else 0.0, seed=seed)
 
 
+@denormals_flushed
 def train_vae(kind: str, data: Mnist, s, seed: int = 0) -> FitResult:
     """One MNIST model of `kind` (cached)."""
     steps = total_steps(len(data.train_x), s.epochs, s.batch_size)
@@ -235,6 +247,7 @@ def train_vae(kind: str, data: Mnist, s, seed: int = 0) -> FitResult:
                train_settings(kind, s, seed), desc=f"{kind} seed {seed}")
 
 
+@denormals_flushed
 def train_background(name: str, data: Mnist, s, seed: int = 0) -> FitResult:
     """The Section 2 models on MNIST: "vae" (Gaussian only, ELBO), "beta_vae" (beta = 4,
     Eq. 2.11), "capacity" (Gaussian only, Eq. 2.13) and "jointvae" (= the disentangled one)."""
@@ -247,6 +260,7 @@ def train_background(name: str, data: Mnist, s, seed: int = 0) -> FitResult:
                train_settings("entangled", s, seed), desc=f"{name} seed {seed}")
 
 
+@denormals_flushed
 def train_classifier(data: Mnist, s) -> FitResult:
     return fit({"family": "small_cnn"}, CrossEntropy(), data.judge_training,
                TrainSettings(epochs=s.classifier_epochs, batch_size=CLASSIFIER_BATCH,
@@ -306,6 +320,7 @@ def clean_correct(model, classifier, data: Mnist) -> np.ndarray:
     return (predict(classifier, reconstruct(model, data.test_x)) == data.test_y).cpu().numpy()
 
 
+@denormals_flushed
 def run_attacks(model, classifier, data: Mnist, s, seed: int, radius: float = RADIUS,
                 valid: np.ndarray | None = None) -> AttackRun:
     """Attack `s.pairs_per_cell` pairs per (source, target) class cell toward target images;
@@ -449,6 +464,7 @@ def load_faces(s) -> Faces:
     return Faces(training, test_x.to(dev), test_attributes, names)
 
 
+@denormals_flushed
 def train_face_vae(kind: str, faces: Faces, s, seed: int = 0) -> FitResult:
     steps = total_steps(len(faces.train_x), s.celeba_epochs, s.batch_size)
     return fit(vae_spec(cont=CELEBA_CONT, channels=3, size=64),
@@ -456,6 +472,7 @@ def train_face_vae(kind: str, faces: Faces, s, seed: int = 0) -> FitResult:
                train_settings(kind, s, seed, epochs=s.celeba_epochs), desc=f"celeba {kind} seed {seed}")
 
 
+@denormals_flushed
 def train_attribute_judge(faces: Faces, s) -> FitResult:
     """A CNN predicting the 40 CelebA attributes of a 64x64 face (multi-label), trained on
     the training split's real faces."""
@@ -477,6 +494,7 @@ def judge_reliability(model, judge, faces: Faces) -> np.ndarray:
                                         faces.test_attributes.numpy())
 
 
+@denormals_flushed
 def face_attacks(model, faces: Faces, s, seed: int, judge=None,
                  reliable: np.ndarray | None = None) -> pd.DataFrame:
     """`s.celeba_pairs` random (source, target) pairs of held-out faces (source != target).

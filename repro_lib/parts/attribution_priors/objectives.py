@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from ...objectives import describe_fields, elbo_terms
 from .attribution import latent_saliency
 from .saliency import attribution_entropy, pearson_correlation, total_variation

@@ -16,13 +16,13 @@ from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from ... import data as datasets
-from .attribution import latent_saliency
 from ...data import Tensors
 from ...device import get_device
-from .saliency import attribution_entropy, pearson_correlation, total_variation
 from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
-from .objectives import AttributionPrior
 from ...train import FitResult, TrainSettings, fit
+from .attribution import latent_saliency
+from .objectives import AttributionPrior
+from .saliency import attribution_entropy, pearson_correlation, total_variation
 
 PART = "attribution_priors"
 MODEL_SPEC = {"family": "burgess_vae", "latent_dim": 3}

@@ -17,13 +17,13 @@ import pandas as pd
 import torch
 
 from ...data import Tensors
-from .firebreaks import load_firebreaks
-from ...models.vae import posterior_means
 from ...device import get_device
-from .regression import cell_metrics, mae, mape
-from .ccvae import ContinuousCCVAELoss
-from . import fire
+from ...models.vae import evaluate_in_batches, posterior_means
 from ...train import FitResult, TrainSettings, fit
+from . import fire
+from .ccvae import ContinuousCCVAELoss
+from .firebreaks import load_firebreaks
+from .regression import cell_metrics, mae, mape
 
 PART = "ccvae_firebreak"
 FOREST = fire.Forest()
@@ -139,11 +139,9 @@ def encode_dist(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return posterior.mu, posterior.logvar
 
 
-@torch.no_grad()
 def decode_valid(model, z: torch.Tensor, batch: int = 1024) -> torch.Tensor:
     """Decoded layouts made valid: the 20 most probable cells, (N, 20, 20) in {0, 1}."""
-    return torch.cat([fire.top_k_layout(model.decode(z[i:i + batch])[:, 0])
-                      for i in range(0, len(z), batch)])
+    return evaluate_in_batches(model, z, lambda m, zb: fire.top_k_layout(m.decode(zb)[:, 0]), batch)
 
 
 @torch.no_grad()
@@ -171,7 +169,7 @@ def fit_metrics(model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     z = posterior mean); overlap of the top-20 projection with the input; for a CCVAE also
     MAE and MAPE of the fitness head."""
     mu = encode(model, x)
-    recon = torch.cat([model.decode(mu[i:i + 1024]) for i in range(0, len(mu), 1024)])
+    recon = evaluate_in_batches(model, mu, lambda m, zb: m.decode(zb), 1024)
     out = cell_metrics(recon > 0.5, x > 0.5)
     out["top20_overlap"] = float((fire.top_k_layout(recon[:, 0]) * x[:, 0]).sum() / x.sum())
     if model.head is not None:

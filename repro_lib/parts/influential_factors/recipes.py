@@ -22,17 +22,16 @@ from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
 from ...data import Tensors, celeba_source, load_celeba, load_mnist
-from .credit import load_credit
-from .dsprites import DSpritesLike
 from ...device import get_device
-from .disentanglement import FactorVAEResult, factorvae_score, mig, thesis_factorvae
-from .fidelity import ks_fidelity
-from ...models.vae import posterior_means, reconstructions, reparameterise
-from .msvae import MSVAE, MSVAEStage2ELBO
-from ...models.vae import gaussian_kl_per_dim
+from ...models.vae import gaussian_kl_per_dim, posterior_means, reconstructions, reparameterise
 from ...objectives import BetaTCVAE, BetaVAE, bernoulli_nll
 from ...results import result_path
 from ...train import FitResult, TrainSettings, fit
+from .credit import load_credit
+from .disentanglement import FactorVAEResult, factorvae_score, mig, thesis_factorvae
+from .dsprites import DSpritesLike
+from .fidelity import ks_fidelity
+from .msvae import MSVAE, MSVAEStage2ELBO
 
 PART = "influential_factors"
 FACE_BATCH = 64

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from repro_lib.data import Tensors
 from repro_lib import models, train
-from repro_lib.parts.adversarial_robustness.attacks import attack
-from repro_lib.parts.adversarial_robustness import robustness
-from repro_lib.parts.adversarial_robustness.joint_vae import concrete_sample, gumbel_max
+from repro_lib.data import Tensors
 from repro_lib.models.vae import gaussian_kl, gaussian_kl_per_dim
+from repro_lib.parts.adversarial_robustness import robustness
+from repro_lib.parts.adversarial_robustness.attacks import attack
+from repro_lib.parts.adversarial_robustness.joint_vae import concrete_sample, gumbel_max
 from repro_lib.parts.adversarial_robustness.objectives import CapacityVAE, JointELBO, capacity, categorical_kl
 
 

@@ -6,9 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from repro_lib.parts.attribution_priors.attribution import (captum_all_targets, captum_draws, compare_with_captum,
-                                   gradient_shap, latent_saliency)
 from repro_lib.models.burgess import BurgessVAE
+from repro_lib.parts.attribution_priors.attribution import (
+    captum_all_targets,
+    captum_draws,
+    compare_with_captum,
+    gradient_shap,
+    latent_saliency,
+)
 
 
 def assert_matches_captum(f, x, baselines, n_samples, stdevs, K):

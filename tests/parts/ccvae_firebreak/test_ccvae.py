@@ -5,12 +5,12 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from repro_lib.data import Tensors
 from repro_lib import train
-from repro_lib.parts.ccvae_firebreak.regression import cell_metrics, mae, mape
+from repro_lib.data import Tensors
 from repro_lib.models import build
-from repro_lib.parts.ccvae_firebreak.ccvae import ContinuousCCVAELoss
 from repro_lib.parts.ccvae_firebreak import fire
+from repro_lib.parts.ccvae_firebreak.ccvae import ContinuousCCVAELoss
+from repro_lib.parts.ccvae_firebreak.regression import cell_metrics, mae, mape
 
 SPEC = {"family": "fire_ccvae", "latent_dim": 16, "channels": 4}
 

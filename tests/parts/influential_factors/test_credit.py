@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-from repro_lib.parts.influential_factors.credit import MinMax, load_credit, read_credit_csv
 from repro_lib.data import (
     REGISTRY,
     ChecksumError,
@@ -22,7 +21,7 @@ from repro_lib.data import (
     find_full_celeba,
     load_celeba,
 )
-from repro_lib.parts.influential_factors.credit import COLUMNS, FEATURES, TARGET
+from repro_lib.parts.influential_factors.credit import COLUMNS, FEATURES, TARGET, MinMax, load_credit, read_credit_csv
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CREDIT_CSV = SHARED_DATA / "credit_default" / "UCI_Credit_Card.csv"

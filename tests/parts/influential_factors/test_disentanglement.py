@@ -13,7 +13,6 @@ import pytest
 import scipy.stats
 import torch
 
-from repro_lib.parts.influential_factors.dsprites import DSpritesLike
 from repro_lib.parts.influential_factors.disentanglement import (
     factorvae_score,
     mig,
@@ -22,6 +21,7 @@ from repro_lib.parts.influential_factors.disentanglement import (
     reference_mutual_information_matrix,
     thesis_factorvae,
 )
+from repro_lib.parts.influential_factors.dsprites import DSpritesLike
 from repro_lib.parts.influential_factors.fidelity import ks_fidelity
 
 

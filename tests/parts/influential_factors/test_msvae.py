@@ -5,11 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from repro_lib.data import Tensors
 from repro_lib import train
+from repro_lib.data import Tensors
 from repro_lib.models import FAMILIES, build
-from repro_lib.parts.influential_factors.faces import FaceDecoder, FaceEncoder
 from repro_lib.models.vae import reconstructions
+from repro_lib.objectives import BetaTCVAE
+from repro_lib.parts.influential_factors.faces import FaceDecoder, FaceEncoder
 from repro_lib.parts.influential_factors.msvae import (
     MIXUP_MODES,
     MSVAE,
@@ -19,7 +20,6 @@ from repro_lib.parts.influential_factors.msvae import (
     mixup_inputs,
 )
 from repro_lib.parts.influential_factors.tabular import TabularDecoder, TabularEncoder, TabularVAE
-from repro_lib.objectives import BetaTCVAE
 
 
 @pytest.fixture(autouse=True, scope="module")
