@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import urllib.request
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +44,16 @@ class FileSpec:
     """One file of a data set.
 
     ``sha256`` is of the file as stored, or, when ``sha256_of_content`` is true, of its
-    gunzip-decompressed content (for copies recompressed by a packager).
+    gunzip-decompressed content (for copies recompressed by a packager). ``name`` may hold
+    sub-folders (``vae/run1.pt``). When ``archive_member`` is set, ``url`` is a zip archive
+    and the file is that member of it (downloaded once per fetch, then extracted).
     """
 
     name: str
     sha256: str
     url: str
     sha256_of_content: bool = False
+    archive_member: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,26 @@ _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # pinned to the commit that holds the original (later commits there re-head the columns).
 _CREDIT_URL = ("https://raw.githubusercontent.com/fju155447/uci/"
                "11fb7b341154178b42fd194e164b454533055008/UCI_Credit_Card.csv")
+
+_MANIFESTS = Path(__file__).parent / "manifests"
+
+
+def manifest(name: str) -> list[tuple[str, str]]:
+    """(relative path, sha256) of each line of `manifests/<name>.sha256` (sha256sum format)."""
+    rows = []
+    for line in (_MANIFESTS / f"{name}.sha256").read_text().splitlines():
+        if line.strip():
+            sha, path = line.split(maxsplit=1)
+            rows.append((path.strip(), sha))
+    return rows
+
+
+# Document 001's author's 42 trained models (../shared/data/README.md, 6), pinned to a commit.
+_CHECKPOINTS_URL = ("https://raw.githubusercontent.com/harrya32/encoder_attribution_priors/"
+                    "85588ae61020cf90af68b9b14f1b1d23a86062b1/experiments/results/mnist/")
+# Document 004's authors' Cell2Fire-scored layouts and landscape (README, 5): members of a zip.
+_FIREBREAKS_ZIP = ("https://github.com/lucasmurray97/fireEncoder/raw/"
+                   "22cde3aeebc69911027ff2d01e7f8a6acdfb5f60/data/complete_random/homo_2.zip")
 
 REGISTRY: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
@@ -145,6 +170,28 @@ REGISTRY: dict[str, DatasetSpec] = {
             "file used here is Kaggle's CSV of it, UCI_Credit_Card.csv from "
             "https://www.kaggle.com/datasets/uciml/default-of-credit-card-clients-dataset "
             "(not the .xls converted by hand: its header differs)."
+        ),
+    ),
+    "attribution_priors_checkpoints": DatasetSpec(
+        name="attribution_priors_checkpoints",
+        subdir="attribution_priors_checkpoints",
+        files=tuple(FileSpec(path, sha, _CHECKPOINTS_URL + path)
+                    for path, sha in manifest("attribution_priors_checkpoints")),
+        citation=(
+            "The trained VAEs of document 001 (Amad, Incorporating Feature Attribution Priors into "
+            "Unsupervised Models), github.com/harrya32/encoder_attribution_priors at commit 85588ae, "
+            "experiments/results/mnist/; MIT licence (setup.cfg, inherited from lfxai)."
+        ),
+    ),
+    "firebreaks_cell2fire": DatasetSpec(
+        name="firebreaks_cell2fire",
+        subdir="firebreaks",
+        files=tuple(FileSpec(path, sha, _FIREBREAKS_ZIP, archive_member=f"homo_2/{path}")
+                    for path, sha in manifest("firebreaks_cell2fire")),
+        citation=(
+            "Document 004's data set (Gimó, Murray, Redon): 50,000 20x20 firebreak layouts scored by "
+            "Cell2Fire and the Sub20x20 landscape, github.com/lucasmurray97/fireEncoder at commit "
+            "22cde3a, data/complete_random/homo_2.zip (folder homo_2/); MIT licence."
         ),
     ),
 }
@@ -237,27 +284,68 @@ def _verify(path: Path, fspec: FileSpec) -> None:
         )
 
 
-def _download(fspec: FileSpec, target_dir: Path) -> Path:
+def _partial_beside(final: Path) -> Path:
+    # Not tempfile.mkstemp: its 0600 mode would survive the rename; "xb" honours the umask.
+    return final.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+
+
+def _stream(url: str, out, desc: str) -> None:
+    """Copy `url`'s bytes into the open binary file `out`, with a progress bar."""
+    with urllib.request.urlopen(url, timeout=60) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
+            while chunk := resp.read(_CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def _archive(url: str, archives: dict[str, Path]) -> Path:
+    """The zip at `url`, downloaded once into the download cache (kept in `archives`)."""
+    if url not in archives:
+        folder = cache_root() / "archives"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".zip")
+        if not final.exists():
+            tmp = _partial_beside(final)
+            try:
+                with open(tmp, "xb") as out:
+                    _stream(url, out, final.name)
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        archives[url] = final
+    return archives[url]
+
+
+def _download(fspec: FileSpec, target_dir: Path, archives: dict[str, Path] | None = None) -> Path:
     """Download ``fspec`` into ``target_dir`` atomically and return its final path.
 
-    The bytes go to a temporary file in ``target_dir``, are verified, then renamed; on any
-    failure the temporary file is removed and nothing appears under the final name.
+    The bytes go to a temporary file beside the final one, are verified, then renamed; on any
+    failure the temporary file is removed and nothing appears under the final name. A file
+    that is a zip member is extracted from the archive, downloaded once (`archives`).
     Network errors propagate as OSError; a wrong checksum raises ChecksumError.
     """
-    target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / fspec.name
-    # Not tempfile.mkstemp: its 0600 mode would survive the rename; "xb" honours the umask.
-    tmp = target_dir / f".{fspec.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _partial_beside(final)
     out = open(tmp, "xb")
     try:
-        with out, urllib.request.urlopen(fspec.url, timeout=60) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=fspec.name) as bar:
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
+        with out:
+            if fspec.archive_member:
+                try:
+                    with zipfile.ZipFile(_archive(fspec.url, archives if archives is not None else {})) as zf, \
+                            zf.open(fspec.archive_member) as member:
+                        shutil.copyfileobj(member, out, _CHUNK)
+                except (KeyError, zipfile.BadZipFile) as err:
+                    raise ChecksumError(f"{fspec.url} does not hold {fspec.archive_member} ({err}); "
+                                        f"nothing was saved as {final}") from err
+                out.flush()
+                os.fsync(out.fileno())
+            else:
+                _stream(fspec.url, out, fspec.name)
         actual = _sha256_or_reason(tmp, fspec.sha256_of_content)
         if actual != fspec.sha256:
             raise ChecksumError(
@@ -292,6 +380,15 @@ def _missing_message(spec: DatasetSpec, missing: list[FileSpec], dirs: list[Path
     return "\n".join(lines)
 
 
+def _is_file(path: Path) -> bool:
+    """Whether `path` is a file; a folder that cannot be read is an error naming it."""
+    try:
+        return path.is_file()
+    except PermissionError as err:
+        raise DataError(f"{path.parent} cannot be read ({err.strerror}); fix its permissions or "
+                        "point REPRO_DATA elsewhere") from err
+
+
 def _download_allowed(download: bool | None) -> bool:
     if download is not None:
         return download
@@ -310,7 +407,7 @@ def fetch(name: str, download: bool | None = None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     missing: list[FileSpec] = []
     for fspec in spec.files:
-        path = next((d / fspec.name for d in dirs if (d / fspec.name).is_file()), None)
+        path = next((d / fspec.name for d in dirs if _is_file(d / fspec.name)), None)
         if path is None:
             missing.append(fspec)
         else:
@@ -322,9 +419,10 @@ def fetch(name: str, download: bool | None = None) -> dict[str, Path]:
                              "download=False)")
         )
     target = download_dir(spec)
+    archives: dict[str, Path] = {}
     for i, fspec in enumerate(missing):
         try:
-            found[fspec.name] = _download(fspec, target)
+            found[fspec.name] = _download(fspec, target, archives)
         except OSError as exc:
             raise DataMissingError(
                 _missing_message(spec, missing[i:], dirs, f"download of {fspec.url} into "
