@@ -38,6 +38,8 @@ bench: setup
 	$(PY) benchmarks/bench_prior_step.py
 	$(PY) benchmarks/bench_fire.py
 	$(PY) benchmarks/bench_attack.py
+	$(PY) benchmarks/bench_mig.py
+	$(PY) benchmarks/bench_dds.py
 
 clean:
 	rm -rf _build results

@@ -268,6 +268,18 @@ def page_problems(path: Path) -> list[str]:
     return problems
 
 
+STATUS_MARKER = "<!-- status:"
+
+
+def _write_status(intro: Path, profile: str) -> None:
+    """Replace the intro's status marker line with the scorecard's verdict counts per part."""
+    from .scorecard import status_markdown
+
+    lines = intro.read_text().splitlines()
+    lines = [status_markdown(profile) if line.startswith(STATUS_MARKER) else line for line in lines]
+    intro.write_text("\n".join(lines) + "\n")
+
+
 def _mark_failed(path: Path, problems: list[str]) -> None:
     """Put a warning at the top of a page built from a failed run."""
     import nbformat
@@ -313,6 +325,7 @@ def build_book(profile: str, allow_failed: bool = False) -> Path:
         shutil.copy2(executed / nb, stage / nb)
         if nb in broken:
             _mark_failed(stage / nb, broken[nb])
+    _write_status(stage / "book" / "intro.md", profile)
     subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
                     "build", str(stage), "--path-output", str(root)], check=True)
     return root / "_build" / "html"

@@ -95,6 +95,12 @@ _CHECKPOINTS_URL = ("https://raw.githubusercontent.com/harrya32/encoder_attribut
 _FIREBREAKS_ZIP = ("https://github.com/lucasmurray97/fireEncoder/raw/"
                    "22cde3aeebc69911027ff2d01e7f8a6acdfb5f60/data/complete_random/homo_2.zip")
 
+_CIFAR_CITATION = (
+    "CIFAR-10 / CIFAR-100: A. Krizhevsky, Learning Multiple Layers of Features from Tiny Images, "
+    "tech. report, University of Toronto, 2009, https://www.cs.toronto.edu/~kriz/cifar.html. "
+    "No licence stated; cite the report."
+)
+
 REGISTRY: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         name="mnist",
@@ -171,6 +177,35 @@ REGISTRY: dict[str, DatasetSpec] = {
             "https://www.kaggle.com/datasets/uciml/default-of-credit-card-clients-dataset "
             "(not the .xls converted by hand: its header differs)."
         ),
+    ),
+    # CIFAR-10 subset (../shared/data/README.md, 3): training images 0-4999 byte-exact, test
+    # images 0-999 byte-exact, all 10,000 test images as lossy JPEG copies. No public mirror
+    # holds this subset: the address is CIFAR's page, where the full set is (`cifar10` below).
+    "cifar10_subset": DatasetSpec(
+        name="cifar10_subset",
+        subdir="cifar10",
+        files=(FileSpec("cifar10_subset.npz",
+                        "f384ff56bbd2e58f15c3936545c60742a54cd90b92937ec562ff806927c7e3e4",
+                        "https://www.cs.toronto.edu/~kriz/cifar.html"),),
+        citation=_CIFAR_CITATION,
+    ),
+    # The full sets in CIFAR's binary format (no pickles); sha256 as in tensorflow/datasets'
+    # url_checksums/cifar10.txt and cifar100.txt (170,052,171 and 168,513,733 bytes).
+    "cifar10": DatasetSpec(
+        name="cifar10",
+        subdir="cifar10",
+        files=(FileSpec("cifar-10-binary.tar.gz",
+                        "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+                        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"),),
+        citation=_CIFAR_CITATION,
+    ),
+    "cifar100": DatasetSpec(
+        name="cifar100",
+        subdir="cifar100",
+        files=(FileSpec("cifar-100-binary.tar.gz",
+                        "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec",
+                        "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"),),
+        citation=_CIFAR_CITATION,
     ),
     "attribution_priors_checkpoints": DatasetSpec(
         name="attribution_priors_checkpoints",
@@ -365,12 +400,15 @@ def _download(fspec: FileSpec, target_dir: Path, archives: dict[str, Path] | Non
 
 def _missing_message(spec: DatasetSpec, missing: list[FileSpec], dirs: list[Path],
                      why: str) -> str:
-    lines = [f"data set {spec.name!r}: file(s) not found: {', '.join(f.name for f in missing)}"]
+    names = ", ".join(f.name for f in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    lines = [f"data set {spec.name!r}: file(s) not found: {names}"]
     lines.append("Searched:")
     lines += [f"  {d}" for d in dirs]
     lines.append(f"Not downloaded: {why}")
-    lines.append("To fix, download each file and put it in one of the folders above:")
-    lines += [f"  {f.url}" for f in missing]
+    urls = list(dict.fromkeys(f.url for f in missing))  # one zip serves many files
+    what = "each file" if len(urls) == len(missing) else "these archives, extract the files"
+    lines.append(f"To fix, download {what} and put them in one of the folders above:")
+    lines += [f"  {url}" for url in urls[:20]] + ([f"  ... and {len(urls) - 20} more"] if len(urls) > 20 else [])
     lines.append(
         f"or set REPRO_DATA to a folder holding {spec.subdir}/{missing[0].name} "
         f"(and the other files)."

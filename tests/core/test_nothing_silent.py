@@ -54,19 +54,17 @@ def test_an_overridden_run_is_written_apart_and_records_its_overrides(tmp_root):
     assert plain.record.overrides == {}
 
 
-def test_the_scorecard_refuses_an_overridden_or_foreign_result_file(tmp_root):
-    from repro_lib.scorecard import scorecard
+def test_results_of_an_overridden_or_foreign_run_are_marked(tmp_root):
+    from repro_lib.results import load_results
 
     path = result_path("smoke", "attribution_priors", "4_1_pixel_prior")
     path.parent.mkdir(parents=True)
     base = {"part": "attribution_priors", "notebook": "4_1_pixel_prior", "numbers": {"tv_ratio": 99.0}}
     path.write_text(json.dumps({**base, "profile": "smoke", "overrides": {"epochs": 7}}))
-    rows = scorecard("smoke").set_index("claim")
-    row = rows[rows.index.str.contains("50x smoother")].iloc[0]
-    assert row.holds.startswith("invalid:") and "overrides" in row.holds and "4_1_pixel_prior.json" in row.holds
+    problem = load_results("smoke")[("attribution_priors", "4_1_pixel_prior")]["problem"]
+    assert "overrides {'epochs': 7}" in problem and "4_1_pixel_prior.json" in problem
     path.write_text(json.dumps({**base, "profile": "full", "overrides": {}}))
-    row = scorecard("smoke").set_index("claim").filter(like="50x", axis=0).iloc[0]
-    assert "says profile 'full'" in row.holds
+    assert "says profile 'full'" in load_results("smoke")[("attribution_priors", "4_1_pixel_prior")]["problem"]
 
 
 # 2. A cached model with a flipped bit is refused, and nothing is computed from it -------------

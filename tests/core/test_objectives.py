@@ -80,4 +80,4 @@ def test_attribution_prior_terms_and_prior_batch():
     assert torch.allclose(sub["prior"], pearson_correlation(sal.sum(2)))
     assert AttributionPrior("tv", 1.0).describe() == {
         "objective": "AttributionPrior", "prior": "tv", "lam": 1.0, "path": "faithful",
-        "n_samples": 5, "beta": 1.0}
+        "n_samples": 5, "beta": 1.0, "gs_draws": "per_unit"}

@@ -45,3 +45,11 @@ def test_run_prints_progress_and_no_kernel_transport_warning():
     assert done.returncode == 0, out[-3000:]
     assert "[smoke book 1/1] scorecard done in" in out
     assert "without encryption" not in out and "never awaited" not in out, out[-3000:]
+
+
+def test_the_intro_status_line_becomes_the_scorecards_counts(tmp_path, monkeypatch):
+    intro = tmp_path / "intro.md"
+    intro.write_text("# Intro\n\n<!-- status: replaced at build -->\n\nmore\n")
+    monkeypatch.setattr("repro_lib.scorecard.status_markdown", lambda profile: f"| counts at {profile} |")
+    runner._write_status(intro, "cpu")
+    assert intro.read_text() == "# Intro\n\n| counts at cpu |\n\nmore\n"

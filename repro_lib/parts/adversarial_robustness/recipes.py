@@ -173,7 +173,8 @@ def paper_marginals(kind: str) -> pd.DataFrame:
 
 
 def paper_overall(kind: str) -> dict[str, float]:
-    """Mean over sources of Table 5.x's marginals (fractions)."""
+    """The unweighted mean over the 10 source digits of Table 5.x's marginals (fractions); the
+    thesis prints no overall rate, so this is the aggregate the book compares with ours."""
     return {k: float(np.mean(v)) / 100 for k, v in PAPER_MARGINALS[kind].items()}
 
 

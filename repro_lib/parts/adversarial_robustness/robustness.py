@@ -52,7 +52,9 @@ def marginals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def overall(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """Mean of the per-source marginals: {"ignore": ..., "target": ...}."""
+    """The unweighted mean over source digits of the per-source marginals (each source counts
+    once, whatever its number of attacks), as the book reports the thesis's Tables 5.x:
+    {"ignore": ..., "target": ...}."""
     m = marginals(tables)
     return {"ignore": float(m.loc["AS ignore-target"].mean()), "target": float(m.loc["AS target"].mean())}
 
