@@ -2,8 +2,9 @@
 their objective.
 
 Input: (N, 1, 20, 20) firebreak layouts; the model concatenates the landscape's normalised
-elevation, slope and aspect (a buffer, fixed per landscape seed) to make the 4x20x20 encoder
-input. Only the layout channel is reconstructed (sigmoid). Table 1 of the report:
+elevation, slope and aspect (a buffer: the Cell2Fire landscape of the authors' data with
+`landscape="cell2fire"`, else our synthetic forest of `landscape_seed`) to make the 4x20x20
+encoder input. Only the layout channel is reconstructed (sigmoid). Table 1 of the report:
 
     encoder  conv(4, 128) -> conv(128, 256) -> Linear(6400, 256) [mean; a twin for log-variance]
     decoder  Linear(256, 6400) -> t_conv(256, 128) -> t_conv(128, 1)
@@ -26,18 +27,35 @@ from ...models.vae import Posterior, VAEOutput, gaussian_kl, reparameterise
 from ...objectives import bernoulli_nll
 from .fire import make_landscape
 
+LANDSCAPES = ("synthetic", "cell2fire")
+
+
+def landscape_channels(landscape: str, landscape_seed: int, size: int) -> torch.Tensor:
+    """(3, size, size): normalised elevation, slope and aspect of the model's landscape."""
+    if landscape == "cell2fire":
+        from . import cell2fire
+
+        land = cell2fire.landscape(cell2fire.instance())
+        if land.fuel.shape != (size, size):
+            raise ValueError(f"the Cell2Fire landscape is {land.fuel.shape}, the model expects ({size}, {size})")
+    elif landscape == "synthetic":
+        land = make_landscape(landscape_seed, size)
+    else:
+        raise ValueError(f"unknown landscape {landscape!r}; choose one of {', '.join(LANDSCAPES)}")
+    return torch.from_numpy(land.channels())
+
 
 @register_family("fire_vae")
 class FireVAE(nn.Module):
     """VAE over firebreak layouts; `head=True` adds the fitness regression head on z_c."""
 
     def __init__(self, latent_dim: int = 256, channels: int = 128, size: int = 20,
-                 landscape_seed: int = 0, head: bool = False):
+                 landscape_seed: int = 0, head: bool = False, landscape: str = "synthetic"):
         super().__init__()
         self.latent_dim, self.size = latent_dim, size
         self.split = latent_dim // 2
         side = size // 4
-        land = torch.from_numpy(make_landscape(landscape_seed, size).channels())
+        land = landscape_channels(landscape, landscape_seed, size)
         self.register_buffer("landscape", land.unsqueeze(0))
         self.encoder = nn.Sequential(
             nn.Conv2d(4, channels, 4, 2, 1), nn.BatchNorm2d(channels), nn.ReLU(),
@@ -86,8 +104,8 @@ class FireCCVAE(FireVAE):
     """The CCVAE: a FireVAE with the regression head on z_c."""
 
     def __init__(self, latent_dim: int = 256, channels: int = 128, size: int = 20,
-                 landscape_seed: int = 0):
-        super().__init__(latent_dim, channels, size, landscape_seed, head=True)
+                 landscape_seed: int = 0, landscape: str = "synthetic"):
+        super().__init__(latent_dim, channels, size, landscape_seed, head=True, landscape=landscape)
 
 
 @dataclass(frozen=True)

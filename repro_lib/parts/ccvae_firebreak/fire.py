@@ -65,7 +65,10 @@ class FireParams:
 @dataclass(frozen=True)
 class Landscape:
     """One forest: fuel (H, W) in [0, 1], elevation (m), slope (rise/run), aspect (radians,
-    direction of steepest descent), ignition probability (sums to 1); cell size `cell_m` m."""
+    direction of steepest descent), ignition probability (sums to 1); cell size `cell_m` m.
+    Optional weather streams: `stream_dir` (S,) radians (the way the wind blows, 0 = east,
+    pi/2 = south) and `stream_speed` (S,) m/s; a scenario then takes the wind of a random
+    stream instead of drawing it from the `FireParams`."""
 
     fuel: np.ndarray
     elevation: np.ndarray
@@ -73,6 +76,8 @@ class Landscape:
     aspect: np.ndarray
     ignition: np.ndarray
     cell_m: float = 100.0
+    stream_dir: np.ndarray | None = None
+    stream_speed: np.ndarray | None = None
 
     def channels(self) -> np.ndarray:
         """The three landscape input channels of the models, (3, H, W), each scaled to [0, 1]:
@@ -139,28 +144,75 @@ def edge_probabilities(land: Landscape, params: FireParams, wind_dir: np.ndarray
 class Scenarios:
     """K fire scenarios: `open` (K, 4, H, W) bool (edge into cell b from direction d is open),
     `ignition` (K,) flat cell index, `wind_dir` (K,) radians, `wind_speed` (K,) m/s,
-    `duration` time steps."""
+    `duration` time steps; `weights` (K,) non-negative, summing to 1 (None: equal weights),
+    the weight of each scenario in a layout's fitness."""
 
     open: np.ndarray
     ignition: np.ndarray
     wind_dir: np.ndarray
     wind_speed: np.ndarray
     duration: int
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ignition)
 
+    def weight_vector(self) -> np.ndarray:
+        """(K,) float64: `weights`, or 1/K each."""
+        k = len(self)
+        return np.full(k, 1.0 / k) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The random numbers behind K scenarios, independent of the spread parameters (so that
+    scenarios for other parameters share them: common random numbers): `ignition` (K,) flat
+    cells, wind `wind_dir` (K,) radians and `wind_speed` (K,) m/s, `uniform` (K, 4, H, W)."""
+
+    ignition: np.ndarray
+    wind_dir: np.ndarray
+    wind_speed: np.ndarray
+    uniform: np.ndarray
+
+
+def draw_randomness(land: Landscape, params: FireParams, k: int = 100, seed: int = 0,
+                    ignition: np.ndarray | None = None) -> Draws:
+    """The random numbers of K scenarios from `seed`. Ignition cells are drawn from the
+    landscape's ignition map unless given (`ignition`, K flat cells). The wind is a random
+    weather stream's where the landscape has streams, else drawn from `params` (prevailing
+    direction, spread and speed range)."""
+    rng = np.random.default_rng(seed)
+    size = land.fuel.size
+    if ignition is None:
+        ignition = rng.choice(size, size=k, p=land.ignition.ravel())
+    else:
+        ignition = np.asarray(ignition, dtype=np.int64)
+        if ignition.shape != (k,) or ignition.min() < 0 or ignition.max() >= size:
+            raise ValueError(f"ignition must be {k} flat cell indices in [0, {size}), got shape {ignition.shape}")
+    if land.stream_dir is None:
+        wind_dir = np.deg2rad(params.wind_dir_deg + params.wind_spread_deg * rng.standard_normal(k))
+        wind_speed = rng.uniform(params.wind_min, params.wind_max, size=k)
+    else:
+        pick = rng.integers(len(land.stream_dir), size=k)
+        wind_dir, wind_speed = land.stream_dir[pick], land.stream_speed[pick]
+    uniform = rng.random((k, 4, *land.fuel.shape))
+    return Draws(ignition, wind_dir, wind_speed, uniform)
+
+
+def scenarios_from(land: Landscape, params: FireParams, draws: Draws,
+                   weights: np.ndarray | None = None) -> Scenarios:
+    """The scenarios of `draws` under `params`: edge a -> b open iff its uniform < p(a -> b)."""
+    p = edge_probabilities(land, params, draws.wind_dir, draws.wind_speed)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(draws.ignition),) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+            raise ValueError("weights must be K non-negative numbers summing to 1")
+    return Scenarios(draws.uniform < p, draws.ignition, draws.wind_dir, draws.wind_speed, params.duration, weights)
+
 
 def draw_scenarios(land: Landscape, params: FireParams, k: int = 100, seed: int = 0) -> Scenarios:
     """K scenarios from `seed` (same seed, same scenarios)."""
-    rng = np.random.default_rng(seed)
-    size = land.fuel.size
-    ignition = rng.choice(size, size=k, p=land.ignition.ravel())
-    wind_dir = np.deg2rad(params.wind_dir_deg + params.wind_spread_deg * rng.standard_normal(k))
-    wind_speed = rng.uniform(params.wind_min, params.wind_max, size=k)
-    p = edge_probabilities(land, params, wind_dir, wind_speed)
-    uniform = rng.random(p.shape)
-    return Scenarios(uniform < p, ignition, wind_dir, wind_speed, params.duration)
+    return scenarios_from(land, params, draw_randomness(land, params, k, seed))
 
 
 # ---------------------------------------------------------------------------- reference
@@ -191,12 +243,14 @@ def reference_burned(layout: np.ndarray, scen: Scenarios, index: int) -> np.ndar
 
 
 def reference_fitness(layouts: np.ndarray, scen: Scenarios) -> np.ndarray:
-    """Fitness of each layout (N, H, W) by the reference search: mean non-burned share."""
+    """Fitness of each layout (N, H, W) by the reference search: the non-burned share,
+    averaged over the scenarios with their weights (equal weights by default)."""
     layouts = np.asarray(layouts, dtype=bool).reshape(-1, *scen.open.shape[-2:])
     cells = layouts[0].size
-    burned = [sum(int(reference_burned(lay, scen, i).sum()) for i in range(len(scen)))
+    w = scen.weight_vector()
+    burned = [sum(w[i] * int(reference_burned(lay, scen, i).sum()) for i in range(len(scen)))
               for lay in layouts]
-    return 1.0 - np.array(burned, dtype=np.float64) / (len(scen) * cells)
+    return 1.0 - np.array(burned, dtype=np.float64) / cells
 
 
 # ---------------------------------------------------------------------------- vectorised
@@ -237,6 +291,15 @@ class FireSimulator:
         ign[torch.arange(k), torch.as_tensor(scen.ignition)] = True
         self.ignition = _pack(ign).reshape(-1).to(self.device)  # (H*W*words,)
         self.duration = scen.duration
+        # weighted scenarios: weights are constant within aligned blocks of `group` scenarios
+        # (the largest power of two <= 64 for which they are), one weight per block
+        self.group, self.group_weights = None, None
+        if scen.weights is not None:
+            weights = scen.weight_vector()
+            self.group = next(g for g in (64, 32, 16, 8, 4, 2, 1)
+                              if k % g == 0 and np.allclose(weights.reshape(-1, g), weights.reshape(-1, g)[:, :1]))
+            self.group_weights = torch.as_tensor(weights.reshape(-1, self.group).sum(1), dtype=torch.float64,
+                                                 device=self.device)
 
     @contextlib.contextmanager
     def _threads(self):
@@ -304,8 +367,36 @@ class FireSimulator:
             out.append(per)
         return torch.cat(out)
 
+    def group_counts(self, layouts, group: int) -> torch.Tensor:
+        """Burned cells summed over aligned blocks of `group` scenarios (a power of two <= 64
+        that divides K): (N, K / group) int64, block j holding scenarios j*group .. (j+1)*group - 1."""
+        if group not in (1, 2, 4, 8, 16, 32, 64) or self.k % group:
+            raise ValueError(f"group must be a power of two <= 64 dividing K = {self.k}, got {group}")
+        layouts = torch.as_tensor(layouts).to(self.device).reshape(-1, self.h, self.w)
+        out = []
+        for start in range(0, len(layouts), self.batch_size):
+            words = self._spread(layouts[start : start + self.batch_size])
+            with self._threads():
+                out.append(self._group_popcount(words, group))
+        return torch.cat(out)[:, : self.k // group]
+
+    def _group_popcount(self, words: torch.Tensor, group: int) -> torch.Tensor:
+        """(N, cells*words) burned words -> (N, words * 64 / group) counts per block."""
+        n = words.shape[0]
+        bits = words.view(n, self.h * self.w, self.words)
+        if group == 64:
+            return self._popcount(bits.transpose(1, 2).contiguous())
+        mask = (1 << group) - 1
+        per = [self._popcount(((bits >> (j * group)) & mask).transpose(1, 2).contiguous())
+               for j in range(64 // group)]                      # each (N, words)
+        return torch.stack(per, dim=2).reshape(n, -1)
+
     def fitness(self, layouts) -> torch.Tensor:
-        """Mean share of non-burned cells over the K scenarios, (N,) float64 in [0, 1]."""
+        """Share of non-burned cells averaged over the K scenarios (with the scenarios'
+        weights, if any), (N,) float64 in [0, 1]."""
+        if self.group_weights is not None:
+            counts = self.group_counts(layouts, self.group).double()
+            return 1.0 - counts @ self.group_weights / (self.group * self.h * self.w)
         layouts = torch.as_tensor(layouts).to(self.device).reshape(-1, self.h, self.w)
         out = []
         for start in range(0, len(layouts), self.batch_size):

@@ -6,23 +6,29 @@ slope, aspect); latent 256, the regression head on the last 128 (z_c); loss = BC
 per layout here, where every term is a per-layout mean); Adam, separate optimiser for the
 head; split 90/5/5; GA population 300, 20 iterations, 8 runs. Every decoded layout is made
 valid (the 20 most probable cells) before it is simulated.
+
+Data (`data_source`): by default the authors' own layouts and Cell2Fire rewards
+(`cell2fire.load_layouts`); new layouts (decoded, intervened on, bred by the GAs) are scored by
+our simulator calibrated against those rewards (`World`, `calibration_result`). The option
+"simulated" generates random layouts and scores them with our simulator on a synthetic forest.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ...cache import key_of, load_file, save_atomic
 from ...data import Tensors
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, posterior_means
 from ...train import FitResult, TrainSettings, fit
-from . import fire
+from . import calibration, cell2fire, fire
 from .ccvae import ContinuousCCVAELoss
-from .firebreaks import load_firebreaks
+from .firebreaks import data_cache_dir, load_firebreaks
 from .regression import cell_metrics, mae, mape
 
 PART = "ccvae_firebreak"
@@ -31,27 +37,204 @@ BETA = 0.1
 ALPHA_REPORT, BATCH_REPORT = 1e5, 16
 LATENT = 256
 MODELS = ("VAE", "CCVAE")
+DATA_SOURCES = ("cell2fire", "simulated")
+IGNITION_RADIUS = 4          # Cell2Fire's --IgnitionRad in the authors' scripts
+N_FILE = 50000               # layouts in the authors' file
+CALIBRATION_FORMAT = 1
 
 
-@functools.lru_cache(maxsize=1)
-def simulator() -> fire.FireSimulator:
-    """The forest's K = 100 shared scenarios, vectorised (on the book's device)."""
-    return FOREST.simulator()
+def check_source(source: str) -> str:
+    if source not in DATA_SOURCES:
+        raise ValueError(f"unknown data_source {source!r}; choose one of: {', '.join(DATA_SOURCES)} "
+                         "(cell2fire: the authors' layouts and Cell2Fire rewards; simulated: random layouts "
+                         "scored by our simulator on a synthetic forest)")
+    return source
 
 
-def simulate(layouts: torch.Tensor) -> np.ndarray:
-    """Fitness (N,) of valid layouts (N, [1,] 20, 20)."""
-    return simulator().fitness(layouts.reshape(-1, fire.SIZE, fire.SIZE)).cpu().numpy()
+# ---------------------------------------------------------------------------- calibration
+
+def _check_calibration_settings(s) -> None:
+    if s.calib_layouts + s.calib_holdout > N_FILE:
+        raise ValueError(f"calib_layouts ({s.calib_layouts}) + calib_holdout ({s.calib_holdout}) exceed the "
+                         f"{N_FILE} layouts of the authors' file: the two sets must not overlap")
+    if s.calib_per_cell not in (1, 2, 4, 8, 16, 32, 64):
+        raise ValueError(f"calib_per_cell must be a power of two <= 64, got {s.calib_per_cell}")
+    if s.calib_layouts < 3 or s.calib_holdout < 3:
+        raise ValueError("calib_layouts and calib_holdout must be at least 3")
+
+
+def calibration_description(s) -> dict:
+    """Everything the calibration depends on (its cache key)."""
+    return {"what": "cell2fire-calibration", "format": CALIBRATION_FORMAT, "data": cell2fire.data_id(),
+            "calib_layouts": s.calib_layouts, "calib_holdout": s.calib_holdout, "per_cell": s.calib_per_cell,
+            "generations": s.calib_generations, "popsize": s.calib_popsize, "bounds": calibration.BOUNDS,
+            "start": str(fire.FireParams()), "radius": IGNITION_RADIUS, "seed": 0}
+
+
+def run_calibration(s) -> dict:
+    """Calibrate our simulator on the first `calib_layouts` of the authors' layouts and judge
+    it on their last `calib_holdout` (see `calibration`). Returns the payload stored by
+    `calibration_result`: the calibrated recipe, the optimiser's trace and, on the held-out
+    layouts, Cell2Fire's reward and five scores with their `calibration.agreement`:
+    "before" (the Cell2Fire landscape in our simulator with its default spread parameters,
+    meteorological wind convention, ignitions uniform over the ignition square), "physics"
+    (the calibrated spread, uniform ignitions), "after" (calibrated spread and ignition
+    weights: the simulator used for new layouts), "synthetic forest" (the simulator the book
+    used before it had the authors' data) and "linear model" (not a simulator: least squares
+    on the cells, fitted on the same calibration layouts)."""
+    _check_calibration_settings(s)
+    inst = cell2fire.instance()
+    lands = {wf: cell2fire.landscape(inst, IGNITION_RADIUS, wind_from=wf) for wf in (True, False)}
+    cal = cell2fire.load_layouts(0, s.calib_layouts)
+    hold = cell2fire.load_layouts(N_FILE - s.calib_holdout, None)
+    cal_x, cal_y = cal.tensors[0][:, 0], cal.tensors[1].double().numpy()
+    hold_x, hold_y = hold.tensors[0][:, 0], hold.tensors[1].double().numpy()
+    res = calibration.calibrate(lands, cal_x, cal_y, per_cell=s.calib_per_cell, seed=0,
+                                maxiter=s.calib_generations, popsize=s.calib_popsize)
+    c = res["calibrated"]
+    per = s.calib_per_cell
+    f0 = calibration.cell_fitness(lands[True], fire.FireParams(), calibration.design_draws(lands[True], per, 0),
+                                  per, hold_x)
+    land = lands[c.wind_from]
+    fc = calibration.cell_fitness(land, c.params, calibration.design_draws(land, per, 0), per, hold_x)
+    scores = {"before": f0.mean(1), "physics": fc.mean(1), "after": fc @ np.asarray(c.weights),
+              "synthetic forest": FOREST.simulator().fitness(hold_x).cpu().numpy(),
+              "linear model": calibration.linear_reference(cal_x.numpy(), cal_y, hold_x.numpy())}
+    return {"calibrated": c.describe(), "rmse": res["rmse"], "trace": res["trace"], "seconds": res["seconds"],
+            "calibration_rows": cal.data_id, "holdout_rows": hold.data_id,
+            "holdout": {"reward": hold_y.tolist(), **{k: np.asarray(v, dtype=np.float64).tolist()
+                                                      for k, v in scores.items()}},
+            "agreement": {k: calibration.agreement(v, hold_y) for k, v in scores.items()}}
+
+
+@functools.lru_cache(maxsize=4)
+def _calibration_cached(key: str, settings_items: tuple) -> dict:
+    from types import SimpleNamespace
+
+    s = SimpleNamespace(**dict(settings_items))
+    path = data_cache_dir() / f"cell2fire-calibration-{key}.pt"
+    if path.exists():
+        return load_file(path)
+    payload = run_calibration(s)
+    save_atomic(path, payload)
+    return payload
+
+
+def calibration_result(s) -> dict:
+    """`run_calibration(s)`, computed once and stored under the data cache
+    (`cell2fire-calibration-<key>.pt`, key = `calibration_description(s)`)."""
+    _check_calibration_settings(s)
+    knobs = tuple(sorted((k, s[k]) for k in ("calib_layouts", "calib_holdout", "calib_per_cell",
+                                              "calib_generations", "calib_popsize")))
+    return _calibration_cached(key_of(calibration_description(s)), knobs)
+
+
+def calibration_numbers(result: dict) -> dict:
+    """A calibration result in the numbers a result file keeps: per score of `agreement_table`
+    its held-out Spearman and MAD (`<score>_spearman`, `<score>_mad`, spaces as underscores),
+    the chosen spread parameters and wind convention, the number of ignition cells with weight
+    above 1e-6, the calibration RMSE, the optimiser's evaluations and seconds."""
+    out = {}
+    for name, values in result["agreement"].items():
+        key = name.replace(" ", "_")
+        out[f"{key}_spearman"], out[f"{key}_mad"] = values["spearman"], values["mad"]
+    c = result["calibrated"]
+    out.update({k: c["params"][k] for k in calibration.BOUNDS})
+    out.update({"wind_from": bool(c["wind_from"]), "ignition_cells_used": int(sum(w > 1e-6 for w in c["weights"])),
+                "ignition_cells": len(c["weights"]), "calibration_rmse": result["rmse"],
+                "evaluations": len(result["trace"]), "calibration_seconds": result["seconds"]})
+    return out
+
+
+def ignition_weight_map(result: dict, shape=(fire.SIZE, fire.SIZE)) -> np.ndarray:
+    """The fitted ignition weights on the grid (0 outside the ignition cells)."""
+    c = result["calibrated"]
+    grid = np.zeros(shape[0] * shape[1])
+    grid[np.asarray(c["cells"], dtype=int)] = c["weights"]
+    return grid.reshape(shape)
+
+
+def summary_layouts(data: Data) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layouts and fitness Figure 8 describes: all 50,000 of the authors' file (whatever
+    `n_data`), or the generated data set for simulated data."""
+    if data.source == "cell2fire":
+        return tuple(cell2fire.load_layouts())
+    return data.all_x.cpu(), data.all_y.cpu()
+
+
+def agreement_table(result: dict) -> pd.DataFrame:
+    """The held-out agreement of each score of a calibration result, one row per score."""
+    table = pd.DataFrame(result["agreement"]).T
+    table.index.name = f"on {len(result['holdout']['reward'])} held-out layouts"
+    return table[["spearman", "pearson", "mad", "bias"]]
+
+
+# ---------------------------------------------------------------------------- the world
+
+@dataclass
+class World:
+    """Where layouts are scored. `source` "cell2fire": the Cell2Fire landscape and our simulator
+    calibrated against the authors' rewards; "simulated": the synthetic forest `FOREST`."""
+
+    source: str
+    settings: dict = field(repr=False)   # the part's Settings (the calib_* knobs)
+
+    def __post_init__(self):
+        check_source(self.source)
+
+    @functools.cached_property
+    def calibration(self) -> dict | None:
+        return calibration_result(self.settings) if self.source == "cell2fire" else None
+
+    @functools.cached_property
+    def calibrated(self) -> calibration.Calibrated | None:
+        return None if self.calibration is None else calibration.Calibrated.from_description(
+            self.calibration["calibrated"])
+
+    @functools.cached_property
+    def landscape(self) -> fire.Landscape:
+        if self.source == "simulated":
+            return FOREST.landscape()
+        return cell2fire.landscape(cell2fire.instance(), IGNITION_RADIUS, wind_from=self.calibrated.wind_from)
+
+    @functools.cached_property
+    def simulator(self) -> fire.FireSimulator:
+        if self.source == "simulated":
+            return FOREST.simulator()
+        return fire.FireSimulator(self.calibrated.scenarios(self.landscape), device=get_device())
+
+    def simulate(self, layouts: torch.Tensor) -> np.ndarray:
+        """Fitness (N,) of valid layouts (N, [1,] 20, 20)."""
+        return self.simulator.fitness(torch.as_tensor(layouts).reshape(-1, fire.SIZE, fire.SIZE)).cpu().numpy()
+
+    def describe(self) -> str:
+        if self.source == "simulated":
+            return f"our simulator on a synthetic forest, K = {FOREST.k} scenarios"
+        return (f"our simulator calibrated against Cell2Fire on the authors' landscape, {self.simulator.k} "
+                "weighted scenarios")
+
+
+def describe_world(world: World) -> str:
+    """One line: what scores new layouts and, for the calibrated simulator, how far it stands
+    from Cell2Fire on the held-out layouts of the calibration."""
+    if world.source == "simulated":
+        return "new layouts are scored by our simulator on the synthetic forest, like the data"
+    result = world.calibration
+    after, n = result["agreement"]["after"], len(result["holdout"]["reward"])
+    return (f"new layouts are scored by our simulator calibrated against Cell2Fire (3_data): on {n} held-out "
+            f"layouts, Spearman {after['spearman']:.3f} and mean absolute difference {after['mad']:.4f} "
+            "from Cell2Fire's reward")
 
 
 @dataclass
 class Data:
     """Layouts (N, 1, 20, 20) and fitness (N,) of the 90/5/5 split, on the device, each split
-    with its identity."""
+    with its identity; `world` scores new layouts."""
 
     training: Tensors
     validation: Tensors
     test: Tensors
+    world: World | None = None
 
     train_x = property(lambda self: self.training.tensors[0])
     train_y = property(lambda self: self.training.tensors[1])
@@ -68,40 +251,67 @@ class Data:
     def all_y(self) -> torch.Tensor:
         return torch.cat([self.train_y, self.val_y, self.test_y])
 
+    @property
+    def source(self) -> str:
+        return self.world.source if self.world is not None else "simulated"
 
-def load_data(s) -> Data:
-    """`s.n_data` random layouts and their fitness (generated once, then cached), split
-    90/5/5 in generation order (the layouts are i.i.d.)."""
-    layouts = load_firebreaks(s.n_data, seed=0, forest=FOREST).to(get_device())
+
+def split(layouts: Tensors, world: World | None = None) -> Data:
+    """90/5/5 in row order (the layouts are i.i.d. draws in both sources)."""
     n_hold = max(1, round(0.05 * len(layouts)))
     n_train = len(layouts) - 2 * n_hold
     return Data(layouts.rows(None, n_train), layouts.rows(n_train, n_train + n_hold),
-                layouts.rows(n_train + n_hold, None))
+                layouts.rows(n_train + n_hold, None), world)
+
+
+def load_data(s) -> Data:
+    """`data_source` "cell2fire": the first `n_data` of the authors' layouts with their Cell2Fire
+    rewards (all 50,000 under `full`: the report's data); "simulated": `n_data` random layouts
+    scored by our simulator on the synthetic forest (generated once, then cached). Split 90/5/5
+    in row order."""
+    source = check_source(s.data_source)
+    if source == "cell2fire":
+        if s.n_data > N_FILE:
+            raise ValueError(f"n_data = {s.n_data}, but the authors' file holds {N_FILE} layouts")
+        layouts = cell2fire.load_layouts(None, s.n_data if s.n_data < N_FILE else None)
+    else:
+        layouts = load_firebreaks(s.n_data, seed=0, forest=FOREST)
+    return split(layouts.to(get_device()), World(source, s))
 
 
 def describe_run(profile: str, data: Data) -> str:
-    """One line for a chapter's set-up: the profile, the split sizes and K."""
-    return (f"profile {profile}: {len(data.all_x)} layouts ({len(data.train_x)} train / {len(data.val_x)} "
-            f"validation / {len(data.test_x)} test), K = {FOREST.k} fire scenarios per layout")
+    """One line for a chapter's set-up: the profile, the data source and the split sizes."""
+    what = ("of the authors' layouts with their Cell2Fire rewards" if data.source == "cell2fire"
+            else f"random layouts scored by our simulator on a synthetic forest (K = {FOREST.k} scenarios)")
+    return (f"profile {profile}: {len(data.all_x)} {what} ({len(data.train_x)} train / {len(data.val_x)} "
+            f"validation / {len(data.test_x)} test)")
 
 
-def data_summary(data: Data) -> dict:
-    """Figure 8b in numbers: mean, std, min, max and skewness of the fitness (share of
-    non-burned cells, float32 as stored), the share of layouts with fitness in the report's
-    [0.70, 0.77], the number of layouts and whether every layout has exactly 20 firebreaks."""
+def data_summary(y, x) -> dict:
+    """Figure 8b in numbers, for fitness values `y` (N,) and layouts `x` (N, [1,] 20, 20): mean,
+    std, min, max and skewness of the fitness (share of non-burned cells), whether all are
+    below the report's 0.77 ("only solutions with fitness below 0.77", Section 5.2), the number
+    of layouts, of distinct layouts, and whether every layout has exactly 20 firebreaks."""
     from scipy import stats
 
-    y = data.all_y.cpu().numpy()
+    y = np.asarray(torch.as_tensor(y).double().cpu())
+    flat = torch.as_tensor(x).reshape(len(y), -1).cpu()
     return {"fitness_mean": float(y.mean()), "fitness_std": float(y.std()), "fitness_min": float(y.min()),
-            "fitness_max": float(y.max()), "share_in_070_077": float(((y >= 0.70) & (y <= 0.77)).mean()),
+            "fitness_max": float(y.max()), "all_below_077": bool((y < 0.77).all()),
             "skewness": float(stats.skew(y)), "n_layouts": int(len(y)),
-            "all_valid": bool(fire.is_valid(data.all_x[:, 0].cpu()).all())}
+            "n_distinct": int(len(torch.unique(flat.to(torch.uint8), dim=0))),
+            "all_valid": bool(fire.is_valid(flat.reshape(-1, 20, 20)).all())}
 
 
 def model_spec(kind: str, s) -> dict:
+    """The network of `kind` ("VAE" or "CCVAE"); its landscape input is the Cell2Fire landscape
+    for the authors' data and the synthetic forest for simulated data."""
     family = {"VAE": "fire_vae", "CCVAE": "fire_ccvae"}[kind]
-    return {"family": family, "latent_dim": LATENT, "channels": s.channels,
+    spec = {"family": family, "latent_dim": LATENT, "channels": s.channels,
             "landscape_seed": FOREST.landscape_seed}
+    if check_source(s.data_source) == "cell2fire":
+        spec["landscape"] = "cell2fire"
+    return spec
 
 
 def objective(kind: str, s) -> ContinuousCCVAELoss:
@@ -178,6 +388,13 @@ def fit_metrics(model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     return out
 
 
+def mean_predictor_mae(train_y, y) -> float:
+    """The MAE on `y` of the constant prediction mean(train_y): what a head that learned
+    nothing about the layouts would score."""
+    train_y = torch.as_tensor(train_y, dtype=torch.float64)
+    return mae(torch.full_like(torch.as_tensor(y, dtype=torch.float64), float(train_y.mean())), y)
+
+
 def layers(model) -> list[str]:
     """Table 1 rows of one model: "Type(in, out)" of each convolution, transposed
     convolution and linear layer (channels or features), in module order."""
@@ -218,15 +435,16 @@ def extremes(data: Data) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     return data.all_x[lo:lo + 1], data.all_x[hi:hi + 1], float(y[lo]), float(y[hi])
 
 
-def interpolate(model, xa: torch.Tensor, xb: torch.Tensor, n: int = 10) -> pd.DataFrame:
+def interpolate(model, xa: torch.Tensor, xb: torch.Tensor, world: World, n: int = 10) -> pd.DataFrame:
     """Decode a z_A + (1 - a) z_B for n equidistant a in [0, 1] (a = 1: A): the valid layout,
-    its simulated and predicted fitness, and how many cells differ from the previous one."""
+    its simulated fitness (`world`) and predicted fitness, and how many cells differ from the
+    previous one."""
     za, zb = encode(model, xa), encode(model, xb)
     alphas = torch.linspace(1.0, 0.0, n, device=za.device)
     z = alphas[:, None] * za + (1 - alphas[:, None]) * zb
     layouts = decode_valid(model, z)
     changes = [0] + [int((layouts[i] != layouts[i - 1]).sum()) for i in range(1, n)]
-    return pd.DataFrame({"alpha": alphas.cpu().numpy(), "simulated": simulate(layouts),
+    return pd.DataFrame({"alpha": alphas.cpu().numpy(), "simulated": world.simulate(layouts),
                          "predicted": predict(model, z), "cells_changed": changes,
                          "layout": list(layouts.cpu().numpy())})
 
@@ -294,9 +512,9 @@ def prior_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, np.ndarra
     return z, predict(model, z)
 
 
-def rejection_sampling(model, n: int, thresholds, pool: int, seed: int = 0) -> pd.DataFrame:
+def rejection_sampling(model, n: int, thresholds, pool: int, world: World, seed: int = 0) -> pd.DataFrame:
     """For each threshold lambda, the first (up to) n prior draws with predicted fitness >
-    lambda (Eq. 3), decoded, made valid and simulated. Columns threshold, predicted,
+    lambda (Eq. 3), decoded, made valid and simulated (`world`). Columns threshold, predicted,
     simulated; `attrs["acceptance"]` gives each threshold's acceptance rate."""
     z, pred = prior_samples(model, pool, seed)
     rows, acceptance = [], {}
@@ -306,7 +524,7 @@ def rejection_sampling(model, n: int, thresholds, pool: int, seed: int = 0) -> p
         keep = keep[:n]
         if len(keep) == 0:
             continue
-        sim = simulate(decode_valid(model, z[keep]))
+        sim = world.simulate(decode_valid(model, z[keep]))
         rows.append(pd.DataFrame({"threshold": float(lam), "predicted": pred[keep], "simulated": sim}))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["threshold", "predicted", "simulated"])
     out.attrs["acceptance"] = acceptance
@@ -325,21 +543,28 @@ def rejection_table(samples: pd.DataFrame, pred: np.ndarray, sim: np.ndarray) ->
     return table
 
 
-def generation_numbers(y: np.ndarray, pred: np.ndarray, sim: np.ndarray, table: pd.DataFrame) -> dict:
+def generation_numbers(y: np.ndarray, pred: np.ndarray, sim: np.ndarray, table: pd.DataFrame,
+                       y_sim: np.ndarray | None = None) -> dict:
     """Figure 3 in numbers: the mean fitness of the data set `y`, of the prior draws'
-    predictions `pred` and simulations `sim`, the simulated minus the data mean; from a
+    predictions `pred` and simulations `sim`; the simulated minus the data mean, also in
+    standard deviations of the data (`prior_shift_in_sd`), where the data's fitness is
+    `y_sim` when given (data layouts scored by the same simulator as the draws, so that the
+    simulator's own offset from Cell2Fire cancels) and `y` otherwise; from a
     `rejection_table`, the Spearman rho between the threshold (the prior counted as
     threshold 0) and the mean simulated fitness, and the highest threshold's mean minus the
     prior's (NaN without thresholds)."""
     from scipy.stats import spearmanr
 
+    ref = np.asarray(y if y_sim is None else y_sim, dtype=np.float64)
     levels = [float(level) for level in table.index[:-1]]
     means = list(table.simulated.iloc[:-1])
     trend = float(spearmanr([0.0] + levels, [sim.mean()] + means)[0]) if len(levels) else float("nan")
     shift_high = float(means[-1] - sim.mean()) if means else float("nan")
-    return {"data_mean": float(y.mean()), "prior_pred_mean": float(pred.mean()), "prior_sim_mean": float(sim.mean()),
-            "prior_sim_minus_data": float(sim.mean() - y.mean()), "threshold_trend": trend,
-            "shift_at_highest_threshold": shift_high}
+    shift = float(sim.mean() - ref.mean())
+    return {"data_mean": float(np.mean(y)), "data_sim_mean": float(ref.mean()), "prior_pred_mean": float(pred.mean()),
+            "prior_sim_mean": float(sim.mean()), "prior_sim_minus_data": shift,
+            "prior_shift_in_sd": shift / float(ref.std()) if ref.std() > 0 else float("nan"),
+            "threshold_trend": trend, "shift_at_highest_threshold": shift_high}
 
 
 # ---------------------------------------------------------------------------- 5.2 interventions
@@ -358,12 +583,12 @@ def _ascend(model, z: torch.Tensor, step: float) -> torch.Tensor:
     return torch.cat([z[:, :model.split], zc.detach() + step * grad], dim=1)
 
 
-def intervention_paths(model, x: torch.Tensor, steps: int, step: float, direction: torch.Tensor | None = None
-                       ) -> pd.DataFrame:
+def intervention_paths(model, x: torch.Tensor, steps: int, step: float, world: World,
+                       direction: torch.Tensor | None = None) -> pd.DataFrame:
     """Move the characteristic latents of the layouts `x` for `steps` steps of length `step`:
     by gradient ascent on the predicted fitness (Figure 4a) or, with `direction` (256-d,
     only its z_c half is used), along that fixed direction (Figure 4b). Each step is decoded,
-    made valid and simulated. Columns step, layout index, simulated, predicted."""
+    made valid and simulated (`world`). Columns step, layout index, simulated, predicted."""
     z = encode(model, x)
     if direction is not None:
         d = torch.zeros_like(direction)
@@ -374,7 +599,7 @@ def intervention_paths(model, x: torch.Tensor, steps: int, step: float, directio
         if t:
             z = _ascend(model, z, step) if direction is None else z + step * d
         rows.append(pd.DataFrame({"step": t, "index": np.arange(len(z)),
-                                  "simulated": simulate(decode_valid(model, z)),
+                                  "simulated": world.simulate(decode_valid(model, z)),
                                   "predicted": predict(model, z)}))
     return pd.concat(rows, ignore_index=True)
 
@@ -449,15 +674,15 @@ def _tournament(fitness: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.where(fitness[i] >= fitness[j], i, j)
 
 
-def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: int) -> pd.DataFrame:
+def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: int, world: World) -> pd.DataFrame:
     """One run: a population of `s.ga_population` layouts (starting from `start`), each
     iteration makes as many children from random parent pairs (chosen by binary tournaments)
-    and keeps the best `ga_population` of parents and children. Every layout is simulated.
-    Columns iteration, best, mean."""
+    and keeps the best `ga_population` of parents and children. Every layout is simulated
+    (`world`). Columns iteration, best, mean."""
     g = torch.Generator().manual_seed(seed)
     model = models["VAE"] if variant == "VAE" else models["CCVAE"]
     pop = start.reshape(-1, fire.SIZE, fire.SIZE).float().cpu()
-    fit_ = torch.as_tensor(simulate(pop))
+    fit_ = torch.as_tensor(world.simulate(pop))
     cg_pool = None
     if variant == "CCVAE-CG":  # z_c of prior draws whose predicted fitness is in the top 10%
         z, pred = prior_samples(model, 20 * s.ga_population, seed)
@@ -473,7 +698,7 @@ def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: 
             ma, va = encode_dist(model, pa.unsqueeze(1).to(dev))
             mb, vb = encode_dist(model, pb.unsqueeze(1).to(dev))
             children = _latent_children(model, ma, va, mb, vb, variant, s, g, cg_pool).cpu()
-        child_fit = torch.as_tensor(simulate(children))
+        child_fit = torch.as_tensor(world.simulate(children))
         allpop, allfit = torch.cat([pop, children]), torch.cat([fit_, child_fit])
         best = torch.argsort(allfit, descending=True, stable=True)[:n]
         pop, fit_ = allpop[best], allfit[best]
@@ -489,7 +714,7 @@ def run_genetic_algorithms(models: dict, data: Data, s) -> pd.DataFrame:
         g = torch.Generator().manual_seed(1000 + r)
         start = data.all_x[torch.randperm(len(data.all_x), generator=g)[: s.ga_population].to(data.all_x.device)]
         for variant in GA_VARIANTS:
-            df = genetic_algorithm(variant, models, start, s, seed=r)
+            df = genetic_algorithm(variant, models, start, s, seed=r, world=data.world)
             frames.append(df.assign(variant=variant, run=r))
     return pd.concat(frames, ignore_index=True)
 
@@ -505,20 +730,3 @@ def ga_numbers(runs: pd.DataFrame, iterations: int) -> dict:
             "ccvae_minus_vanilla": float(best["CCVAE"] - best["vanilla"]),
             "latent_min_minus_vanilla": float(min(best[v] for v in GA_VARIANTS[1:]) - best["vanilla"]),
             "custom_minus_vae": float(max(best["CCVAE-CG"], best["CCVAE-GD"]) - best["VAE"])}
-
-
-# ---------------------------------------------------------------------------- calibration
-
-def calibrate(p_grid, n_layouts: int = 500, seed: int = 0) -> pd.DataFrame:
-    """Fitness of `n_layouts` random layouts for each spread probability p_base (other
-    parameters as in FOREST): mean, std, 1st and 99th percentiles."""
-    from dataclasses import replace
-
-    layouts = fire.random_layouts(n_layouts, seed=seed)
-    rows = []
-    for p in p_grid:
-        forest = replace(FOREST, params=replace(FOREST.params, p_base=float(p)))
-        f = forest.simulator().fitness(layouts).cpu().numpy()
-        rows.append({"p_base": float(p), "mean": f.mean(), "std": f.std(),
-                     "p1": np.percentile(f, 1), "p99": np.percentile(f, 99)})
-    return pd.DataFrame(rows)

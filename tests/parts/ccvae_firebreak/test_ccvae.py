@@ -130,3 +130,20 @@ def test_ga_operators_keep_layouts_valid():
     kids = cf._vanilla_children(a, b, S, g)
     assert fire.is_valid(kids).all()
     assert ((kids * ((a + b) > 0)).reshape(10, -1).sum(1) == 20).all()   # cells come from the parents
+
+
+def test_the_model_reads_the_landscape_of_its_data():
+    from repro_lib.data import DataError
+    from repro_lib.parts.ccvae_firebreak import cell2fire
+    from repro_lib.parts.ccvae_firebreak.ccvae import FireVAE
+
+    with pytest.raises(ValueError, match="unknown landscape 'moon'"):
+        FireVAE(latent_dim=8, channels=2, landscape="moon")
+    try:
+        land = cell2fire.landscape(cell2fire.instance())
+    except DataError as err:
+        pytest.skip(f"the authors' data are not here: {str(err)[:80]}")
+    m = build({"family": "fire_ccvae", "latent_dim": 8, "channels": 2, "landscape": "cell2fire"})
+    assert torch.equal(m.landscape[0], torch.from_numpy(land.channels()))
+    elev = land.elevation
+    assert torch.allclose(m.landscape[0, 0], torch.from_numpy((elev - elev.min()) / np.ptp(elev)).float())

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
+from repro_lib.data import Tensors
 from repro_lib.models import build
 from repro_lib.parts.ccvae_firebreak import fire
 from repro_lib.parts.ccvae_firebreak import recipes as cf
 from repro_lib.parts.ccvae_firebreak.regression import cell_metrics
+from repro_lib.profiles import Settings
 
 SPEC = {"latent_dim": 16, "channels": 4}
 
@@ -30,27 +32,51 @@ def splits(x, y, n_train, n_val):
 
 def test_describe_run_and_fits():
     x = torch.zeros(10, 1, 20, 20)
-    data = splits(x, torch.zeros(10), 8, 1)
-    assert cf.describe_run("smoke", data) == ("profile smoke: 10 layouts (8 train / 1 validation / 1 test), "
-                                              f"K = {cf.FOREST.k} fire scenarios per layout")
+    data = cf.split(Tensors((x, torch.zeros(10)), "test"), cf.World("cell2fire", {}))
+    assert (len(data.train_x), len(data.val_x), len(data.test_x)) == (8, 1, 1)
+    assert data.training.data_id == "test[:8]" and data.test.data_id == "test[9:]"
+    assert cf.describe_run("smoke", data) == ("profile smoke: 10 of the authors' layouts with their Cell2Fire "
+                                              "rewards (8 train / 1 validation / 1 test)")
+    simulated = cf.split(Tensors((x, torch.zeros(10)), "test"), cf.World("simulated", {}))
+    assert "synthetic forest" in cf.describe_run("cpu", simulated)
     fits = {"VAE": SimpleNamespace(from_cache=True, seconds=3.0),
             "CCVAE": SimpleNamespace(from_cache=False, seconds=12.4)}
     assert cf.describe_fits(fits) == {"VAE": "loaded from the cache", "CCVAE": "trained in 12 s"}
 
 
+def test_data_source_is_checked_and_names_the_model_landscape():
+    with pytest.raises(ValueError, match="unknown data_source 'cell2fir'.*cell2fire, simulated"):
+        cf.World("cell2fir", {})
+    s = SimpleNamespace(channels=4, data_source="cell2fire")
+    assert cf.model_spec("CCVAE", s)["landscape"] == "cell2fire"
+    assert "landscape" not in cf.model_spec("VAE", SimpleNamespace(channels=4, data_source="simulated"))
+    bad = SimpleNamespace(data_source="cell2fire", n_data=50001, calib_layouts=10, calib_holdout=10)
+    with pytest.raises(ValueError, match="50000 layouts"):
+        cf.load_data(bad)
+    with pytest.raises(ValueError, match="must not overlap"):
+        cf.calibration_result(Settings(calib_layouts=40000, calib_holdout=10001, calib_per_cell=2,
+                                       calib_generations=1, calib_popsize=2))
+    with pytest.raises(ValueError, match="power of two"):
+        cf.calibration_result(Settings(calib_layouts=100, calib_holdout=100, calib_per_cell=3,
+                                       calib_generations=1, calib_popsize=2))
+
+
 def test_data_summary_by_hand():
     y = torch.tensor([0.65, 0.72, 0.75, 0.76, 0.90])
     x = fire.random_layouts(5, seed=0).unsqueeze(1)
-    out = cf.data_summary(splits(x, y, 3, 1))
+    out = cf.data_summary(y, x)
     assert out["fitness_mean"] == pytest.approx(3.78 / 5, abs=1e-6)
     assert out["fitness_min"] == pytest.approx(0.65) and out["fitness_max"] == pytest.approx(0.90)
-    assert out["share_in_070_077"] == 0.6            # 0.72, 0.75, 0.76 of five
-    assert out["n_layouts"] == 5 and out["all_valid"] is True
+    assert out["all_below_077"] is False                         # 0.90
+    assert cf.data_summary(y[:4], x[:4])["all_below_077"] is True
+    assert out["n_layouts"] == 5 and out["n_distinct"] == 5 and out["all_valid"] is True
     d = np.array([0.65, 0.72, 0.75, 0.76, 0.90]) - 0.756
     assert out["fitness_std"] == pytest.approx(np.sqrt((d**2).mean()), rel=1e-5)          # population std
     assert out["skewness"] == pytest.approx((d**3).mean() / (d**2).mean() ** 1.5, rel=1e-4)
+    twice = torch.cat([x[:2], x[:2]])
+    assert cf.data_summary(y[:4], twice)["n_distinct"] == 2
     x[0, 0, 0, 0] = 1 - x[0, 0, 0, 0]                                                     # 19 or 21 firebreaks
-    assert cf.data_summary(splits(x, y, 3, 1))["all_valid"] is False
+    assert cf.data_summary(y, x)["all_valid"] is False
 
 
 def test_layer_table_lists_table_1():
@@ -139,6 +165,10 @@ def test_rejection_table_and_generation_numbers_by_hand():
     assert out["data_mean"] == pytest.approx(0.73) and out["prior_pred_mean"] == pytest.approx(0.55)
     assert out["prior_sim_mean"] == pytest.approx(0.71)
     assert out["prior_sim_minus_data"] == pytest.approx(-0.02, abs=1e-6)
+    assert out["prior_shift_in_sd"] == pytest.approx(-2.0, rel=1e-5)          # std of [0.72, 0.74] is 0.01
+    same = cf.generation_numbers(y, pred, sim, table, y_sim=np.array([0.70, 0.74]))   # scored like the draws
+    assert same["data_mean"] == pytest.approx(0.73) and same["data_sim_mean"] == pytest.approx(0.72)
+    assert same["prior_sim_minus_data"] == pytest.approx(-0.01) and same["prior_shift_in_sd"] == pytest.approx(-0.5)
     assert out["threshold_trend"] == pytest.approx(1.0)     # 0.71 < 0.73 < 0.80 at thresholds 0 < 0.5 < 0.9
     assert out["shift_at_highest_threshold"] == pytest.approx(0.09)
     down = cf.rejection_table(rejection_frame({0.5: [0.70], 0.9: [0.69]}, {0.5: 0.4, 0.9: 0.1}), pred, sim)
@@ -179,3 +209,34 @@ def test_ga_numbers_by_hand():
     assert out["latent_min_minus_vanilla"] == pytest.approx(0.03)    # the CCVAE is the worst latent GA
     assert out["custom_minus_vae"] == pytest.approx(0.005)           # CCVAE-CG 0.815 minus VAE 0.81
     assert cf.ga_numbers(runs, 0)["vae_minus_vanilla"] == pytest.approx(0.0)
+
+
+def test_calibration_numbers_and_weight_map_by_hand():
+    result = {"agreement": {"before": {"spearman": 0.5, "mad": 0.08, "pearson": 0.4, "bias": -0.08},
+                            "synthetic forest": {"spearman": 0.1, "mad": 0.2, "pearson": 0.1, "bias": 0.2}},
+              "calibrated": {"params": {"p_base": 0.7, "c_wind": 0.1, "c_slope": 1.5, "duration": 12, "wind_min": 0.0},
+                             "wind_from": False, "cells": [0, 21, 399], "weights": [0.6, 0.0, 0.4],
+                             "per_cell": 4, "seed": 0},
+              "rmse": 0.004, "trace": [{}, {}, {}], "seconds": 12.5}
+    out = cf.calibration_numbers(result)
+    assert out == {"before_spearman": 0.5, "before_mad": 0.08, "synthetic_forest_spearman": 0.1,
+                   "synthetic_forest_mad": 0.2, "p_base": 0.7, "c_wind": 0.1, "c_slope": 1.5, "duration": 12,
+                   "wind_from": False, "ignition_cells_used": 2, "ignition_cells": 3, "calibration_rmse": 0.004,
+                   "evaluations": 3, "calibration_seconds": 12.5}
+    grid = cf.ignition_weight_map(result)
+    assert grid.shape == (20, 20) and grid[0, 0] == 0.6 and grid[1, 1] == 0.0 and grid[19, 19] == 0.4
+    assert grid.sum() == pytest.approx(1.0)
+
+
+def test_mean_predictor_mae_by_hand():
+    assert cf.mean_predictor_mae(torch.tensor([0.5, 0.7]), torch.tensor([0.6, 0.9, 0.3])) == pytest.approx(0.2)
+
+
+def test_describe_world():
+    world = cf.World("cell2fire", {})
+    world.__dict__["calibration"] = {"agreement": {"after": {"spearman": 0.9512, "mad": 0.00431}},
+                                     "holdout": {"reward": [0.5] * 2000}}
+    assert cf.describe_world(world) == ("new layouts are scored by our simulator calibrated against Cell2Fire "
+                                        "(3_data): on 2000 held-out layouts, Spearman 0.951 and mean absolute "
+                                        "difference 0.0043 from Cell2Fire's reward")
+    assert "synthetic forest" in cf.describe_world(cf.World("simulated", {}))
