@@ -1,5 +1,6 @@
 """The book's data: a registry of checksummed files and loaders built on it."""
 from .celeba import celeba_data_id, celeba_source, find_full_celeba, load_celeba
+from .cifar import cifar10_source, load_cifar10, load_cifar100
 from .idx import read_idx
 from .mnist import load_mnist
 from .registry import (
@@ -25,10 +26,13 @@ __all__ = [
     "FileSpec",
     "celeba_data_id",
     "celeba_source",
+    "cifar10_source",
     "fetch",
     "find_full_celeba",
     "fingerprint",
     "load_celeba",
+    "load_cifar10",
+    "load_cifar100",
     "load_mnist",
     "read_idx",
     "search_dirs",

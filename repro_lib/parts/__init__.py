@@ -15,6 +15,7 @@ PARTS: tuple[str, ...] = (
     "ccvae_firebreak",
     "adversarial_robustness",
     "influential_factors",
+    "dds",
 )
 
 

@@ -3,25 +3,36 @@
 Gradient SHAP (Lundberg & Lee, 2017, as implemented by ``captum.attr.GradientShap``)
 explains output unit ``k`` of ``f`` at input ``x`` by
 
-    GS_k(x) = 1/n * sum_s (x + eps_s - b_s) * d f_k / d x  evaluated at
-              x_s = alpha_s * (x + eps_s) + (1 - alpha_s) * b_s,
+    GS_k(x) = 1/n * sum_s (x + eps_ks - b_ks) * d f_k / d x  evaluated at
+              x_ks = alpha_ks * (x + eps_ks) + (1 - alpha_ks) * b_ks,
 
-with, for each of the ``n`` samples ``s``, a baseline ``b_s`` drawn uniformly from
-the baselines, ``alpha_s ~ U(0, 1)`` and Gaussian noise ``eps_s ~ N(0, stdevs^2)``.
+with, for each of the ``n`` samples ``s``, a baseline ``b_ks`` drawn uniformly from
+the baselines, ``alpha_ks ~ U(0, 1)`` and Gaussian noise ``eps_ks ~ N(0, stdevs^2)``.
 
-Captum computes one target per call (``target=k``), i.e. K forward and K backward
-passes to explain K latent units.  :func:`gradient_shap` evaluates ``f`` once on the
-``B * n_samples`` interpolated inputs and gets the K input-gradients from one
-batched backward (``torch.autograd.grad(..., is_grads_batched=True)`` with one-hot
-``grad_outputs``).  On CPU this was measured against ``torch.func.vmap`` over a
-``torch.func.vjp`` (~1.3x slower), ``vmap(jacrev(...))`` and replicating the forward
-K times (both slower); with a fresh BurgessVAE(3), 256 images and n_samples=10 on a
-2-core CPU it is ~1.3x faster than captum's loop over targets (the K backward passes
-dominate and cannot be shared); see ``benchmarks/bench_attribution.py``.
+Independent draws per unit.  Captum computes one target per call (``target=k``), and
+each call draws its own baselines, noise and coefficients; the author (and lfxai's
+``attribute_individual_dim``) call it once per latent unit, in sequence.  Each unit's map
+is the same in distribution whether or not the units share their draws, but the
+*correlation between* the units' maps, which the Pearson and entropy metrics measure, is
+not: with one shared alpha per (image, sample) every unit's map is scaled by the same
+random factors, which adds correlation (on the author's plain VAE ``Beta-vae_beta1_run1``,
+all 10,000 test images: shared draws give Pearson 0.339 and entropy 0.737, independent draws
+0.275 and 0.714, the author's captum calls per unit 0.282 and 0.715).
+:func:`gradient_shap` therefore draws ``(K, B * n_samples)`` baseline indices, noises and
+coefficients, one independent set per unit ``k``.
+
+Batching.  Captum needs K forward and K backward passes over ``B * n_samples`` rows.
+:func:`gradient_shap` stacks the K units' interpolated points into ``K * B * n_samples``
+rows, evaluates ``f`` on them in chunks (one forward per chunk) and takes one backward
+per chunk of ``sum_r f(x_r)[unit(r)]``, i.e. each row's gradient of its *own* unit
+(rows must not interact in ``f``, as for any model in eval mode without batch
+statistics; captum relies on the same).  The arithmetic equals captum's loop; the gain
+is fewer, larger passes (see ``benchmarks/bench_attribution.py``, which prints the ratio
+measured in the same process).
 
 Matching captum's random draws (captum 0.9, ``GradientShap.attribute`` ->
 ``NoiseTunnel`` with ``nt_samples_batch_size=None`` -> ``InputBaselineXGradient``),
-in this order:
+per call (per unit), in this order:
 
 1. ``baseline_idx = np.random.choice(n_baselines, n_samples * B)`` (numpy RNG),
    drawn even when there is a single baseline;
@@ -34,9 +45,12 @@ All three are laid out in ``repeat_interleave`` order: flat index ``b * n_sample
 is sample ``s`` of image ``b``.  The gradient is taken at
 ``alpha * (x + noise) + (1 - alpha) * baseline`` and multiplied by
 ``(x + noise) - baseline`` (noise included), then averaged over the samples.
-Pass those three tensors as ``baseline_idx``, ``noise``, ``alphas`` to reproduce a
-captum call exactly; when not given they are drawn from ``generator`` (a
-``torch.Generator``; the global torch RNG if None) in the same order.
+:func:`captum_draws` returns what K captum calls in sequence draw, stacked as
+``(K, B * n_samples)`` (and ``(K, B * n_samples, *F)`` for the noise); pass them as
+``baseline_idx``, ``noise``, ``alphas`` to reproduce those K calls exactly.  When not
+given they are drawn from ``generator`` (a ``torch.Generator``; the global torch RNG if
+None) as whole ``(K, ...)`` tensors, in the order baseline indices, noise (only when
+``stdevs != 0``), coefficients.
 """
 from __future__ import annotations
 
@@ -46,7 +60,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["gradient_shap", "latent_saliency", "captum_draws", "compare_with_captum"]
+__all__ = ["gradient_shap", "latent_saliency", "captum_draws", "captum_all_targets", "compare_with_captum"]
+
+DRAWS = "per_unit"
+"""How :func:`gradient_shap` draws its random numbers: independently for each output unit."""
 
 
 def _format_baselines(baselines: Union[Tensor, float, int], x: Tensor) -> Tensor:
@@ -62,6 +79,26 @@ def _format_baselines(baselines: Union[Tensor, float, int], x: Tensor) -> Tensor
     return b
 
 
+def _n_outputs(f: Callable[[Tensor], Tensor], x: Tensor, given: Optional[int], draws) -> int:
+    """K: from `given`, else from the first dimension of an explicit draw, else from f(x[:1])."""
+    if given is not None:
+        return int(given)
+    for d in draws:
+        if d is not None:
+            if torch.as_tensor(d).dim() < 2:
+                raise ValueError(
+                    "explicit draws must have one row per output unit, shape (K, B * n_samples) "
+                    "(noise: (K, B * n_samples, *F)); got shape "
+                    f"{tuple(torch.as_tensor(d).shape)}. Gradient SHAP draws independently for each unit "
+                    "(as captum called once per target); to share draws, pass them expanded to (K, ...)")
+            return int(torch.as_tensor(d).shape[0])
+    with torch.no_grad():
+        out = f(x[:1])
+    if out.dim() != 2:
+        raise ValueError(f"f must map (N, ...) to (N, K); got output shape {tuple(out.shape)}")
+    return int(out.shape[1])
+
+
 def gradient_shap(
     f: Callable[[Tensor], Tensor],
     x: Tensor,
@@ -73,91 +110,99 @@ def gradient_shap(
     alphas: Optional[Tensor] = None,
     baseline_idx: Optional[Tensor] = None,
     noise: Optional[Tensor] = None,
-    chunk_size: int = 100,
+    chunk_size: int = 2048,
+    n_outputs: Optional[int] = None,
 ) -> Tensor:
-    """Gradient SHAP attributions of every output unit of ``f``, in one batched pass.
+    """Gradient SHAP attributions of every output unit of ``f``, with independent draws per
+    unit, in batched passes.
 
     Args:
-        f: maps a batch (N, *F) to outputs (N, K); e.g. ``model.encode_mean``.
+        f: maps a batch (N, *F) to outputs (N, K); e.g. ``model.encode_mean``. Rows must not
+            interact (no batch statistics).
         x: inputs, (B, *F).
-        baselines: (n_baselines, *F) reference inputs (one is drawn per sample),
+        baselines: (n_baselines, *F) reference inputs (one is drawn per sample and unit),
             a single (*F) baseline, or a scalar (a constant baseline).
-        n_samples: number of random samples per input (captum's ``n_samples``).
+        n_samples: number of random samples per input and unit (captum's ``n_samples``).
         stdevs: standard deviation of the Gaussian noise added to the inputs.
         create_graph: if True the result keeps its graph (double backprop), so it is
             differentiable w.r.t. f's parameters and can be used in a training loss.
             If False the result is detached and no higher-order graph is built.
         generator: torch.Generator for the draws that are not passed explicitly.
-        alphas: (B * n_samples,) interpolation coefficients in [0, 1].
-        baseline_idx: (B * n_samples,) integer indices into ``baselines``.
-        noise: (B * n_samples, *F) noise added to the repeated inputs.
-            (flat index ``b * n_samples + s`` is sample s of image b for all three.)
-        chunk_size: interpolated inputs per forward/backward pass. All K units are
-            always done together; chunks of a few hundred rows keep activations
-            small, which measured about 2x faster on CPU than one pass over all
-            B * n_samples rows (benchmarks/bench_prior_step.py).
+        alphas: (K, B * n_samples) interpolation coefficients in [0, 1], row k for unit k.
+        baseline_idx: (K, B * n_samples) integer indices into ``baselines``.
+        noise: (K, B * n_samples, *F) noise added to the repeated inputs.
+            (column ``b * n_samples + s`` is sample s of image b for all three.)
+        chunk_size: interpolated points per forward/backward pass (the K * B * n_samples
+            points of all units are cut into chunks of this many rows).
+        n_outputs: K, if known (else read from the draws' first dimension, or from one
+            forward pass on ``x[:1]``).
 
     Returns:
         (K, B, *F): ``out[k]`` equals
         ``captum.attr.GradientShap(f).attribute(x, baselines, n_samples=n_samples,
-        stdevs=stdevs, target=k)`` given the same draws.
+        stdevs=stdevs, target=k)`` given that call's draws (row k of the draws).
     """
     if n_samples < 1:
         raise ValueError("n_samples must be >= 1")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
     B = x.shape[0]
     feat = tuple(x.shape[1:])
     N = B * n_samples
     base = _format_baselines(baselines, x)
     dev = x.device
+    K = _n_outputs(f, x, n_outputs, (alphas, baseline_idx, noise))
 
-    # Draws, in captum's order: baseline choice, noise, alphas.
+    def _checked(t: Tensor, shape: tuple, name: str) -> Tensor:
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape} (one row per output unit), got {tuple(t.shape)}")
+        return t
+
+    # Draws: baseline choice, noise, alphas; each (K, ...), one independent row per unit.
     if baseline_idx is None:
-        baseline_idx = torch.randint(base.shape[0], (N,), generator=generator, device=dev)
+        baseline_idx = torch.randint(base.shape[0], (K, N), generator=generator, device=dev)
     else:
-        baseline_idx = torch.as_tensor(baseline_idx, dtype=torch.long, device=dev).reshape(N)
+        baseline_idx = _checked(torch.as_tensor(baseline_idx, device=dev).long(), (K, N), "baseline_idx")
     if noise is None and stdevs != 0.0:
-        noise = torch.randn((N, *feat), generator=generator, dtype=x.dtype, device=dev) * stdevs
+        noise = torch.randn((K, N, *feat), generator=generator, dtype=x.dtype, device=dev) * stdevs
     if noise is not None:
-        noise = torch.as_tensor(noise, device=dev).to(x.dtype)
-        if tuple(noise.shape) != (N, *feat):
-            raise ValueError(f"noise must have shape {(N, *feat)}, got {tuple(noise.shape)}")
+        noise = _checked(torch.as_tensor(noise, device=dev).to(x.dtype), (K, N, *feat), "noise")
     if alphas is None:
-        alphas = torch.rand((N,), generator=generator, dtype=x.dtype, device=dev)
+        alphas = torch.rand((K, N), generator=generator, dtype=x.dtype, device=dev)
     else:
-        alphas = torch.as_tensor(alphas, device=dev).to(x.dtype).reshape(N)
+        alphas = _checked(torch.as_tensor(alphas, device=dev).to(x.dtype), (K, N), "alphas")
 
-    bl = base[baseline_idx] if base.shape[0] > 1 else base.expand(N, *feat)
+    bl = base[baseline_idx] if base.shape[0] > 1 else base.expand(K, N, *feat)  # (K, N, *F)
     with torch.set_grad_enabled(create_graph and x.requires_grad):
-        xn = x.repeat_interleave(n_samples, dim=0)
+        xn = x.repeat_interleave(n_samples, dim=0).unsqueeze(0).expand(K, N, *feat)
         if noise is not None:
             xn = xn + noise
-        a = alphas.view(N, *([1] * len(feat)))
-        scaled = a * xn + (1.0 - a) * bl
+        a = alphas.view(K, N, *([1] * len(feat)))
+        scaled = (a * xn + (1.0 - a) * bl).reshape(K * N, *feat)
     if not scaled.requires_grad:
         scaled = scaled.detach().requires_grad_()
+    unit = torch.arange(K, device=dev).repeat_interleave(N)  # row r explains unit r // N
 
     with torch.enable_grad():  # the chunks must stay in the graph, also under no_grad
         parts = scaled.split(chunk_size)
-    grads = torch.cat([_input_gradients(f, part, create_graph) for part in parts], dim=1)  # (K, N, *F)
+    units = unit.split(chunk_size)
+    grads = torch.cat([_own_unit_gradients(f, part, u, K, create_graph) for part, u in zip(parts, units)])
 
     with torch.set_grad_enabled(create_graph):
-        attr = (xn - bl) * grads  # (K, N, *F)
-        attr = attr.view(grads.shape[0], B, n_samples, *feat).sum(dim=2) * (1.0 / n_samples)
+        attr = (xn - bl) * grads.view(K, N, *feat)  # (K, N, *F)
+        attr = attr.view(K, B, n_samples, *feat).sum(dim=2) * (1.0 / n_samples)
     return attr if create_graph else attr.detach()
 
 
-def _input_gradients(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool) -> Tensor:
-    """d f_k / d x for every output unit k at once: (K, N, *F), from one forward and one
-    batched backward (one-hot cotangents, ``is_grads_batched``)."""
+def _own_unit_gradients(f: Callable[[Tensor], Tensor], x: Tensor, unit: Tensor, K: int,
+                        create_graph: bool) -> Tensor:
+    """d f(x_r)[unit_r] / d x_r for every row r, (N, *F): one forward and one backward."""
     with torch.enable_grad():
         out = f(x)
-        if out.dim() != 2 or out.shape[0] != x.shape[0]:
-            raise ValueError(f"f must map (N, ...) to (N, K); got output shape {tuple(out.shape)}")
-        K = out.shape[1]
-        eye = torch.eye(K, dtype=out.dtype, device=out.device)
-        grad_outputs = eye.unsqueeze(1).expand(K, x.shape[0], K)
-        (grads,) = torch.autograd.grad(out, x, grad_outputs, is_grads_batched=True,
-                                       create_graph=create_graph)
+        if out.dim() != 2 or out.shape[0] != x.shape[0] or out.shape[1] != K:
+            raise ValueError(f"f must map (N, ...) to (N, {K}); got output shape {tuple(out.shape)}")
+        own = out.gather(1, unit.view(-1, 1)).sum()
+        (grads,) = torch.autograd.grad(own, x, create_graph=create_graph)
     return grads
 
 
@@ -168,7 +213,7 @@ def latent_saliency(
     create_graph: bool = False,
     generator: Optional[torch.Generator] = None,
     mu: Optional[Tensor] = None,
-    chunk_size: int = 100,
+    chunk_size: int = 2048,
 ) -> tuple[Tensor, Tensor]:
     """Latent means and their saliency maps |mu_j(x) * GS_j(x)|.
 
@@ -183,7 +228,8 @@ def latent_saliency(
             detached, so gradients of a prior on the saliency reach the parameters
             only through mu_j(x). True: both factors are differentiable (double
             backprop through the attribution).
-        generator: torch.Generator for the interpolation coefficients.
+        generator: torch.Generator for the interpolation coefficients (drawn
+            independently for each latent unit, see :func:`gradient_shap`).
         mu: mu(x) if the caller has it already (e.g. from the ELBO's forward pass).
         chunk_size: see :func:`gradient_shap`.
 
@@ -197,6 +243,7 @@ def latent_saliency(
     gs = gradient_shap(
         model_mean_fn, x, baseline, n_samples=n_samples, stdevs=0.0,
         create_graph=create_graph, generator=generator, chunk_size=chunk_size,
+        n_outputs=mu.shape[1],
     )  # (K, B, *F)
     gs = gs.transpose(0, 1)  # (B, K, *F)
     mu_b = mu.view(*mu.shape, *([1] * (x.dim() - 1)))
@@ -204,43 +251,46 @@ def latent_saliency(
 
 
 def captum_draws(batch: int, n_samples: int, n_baselines: int, stdevs: float, feat: tuple,
-                 np_seed: int, torch_seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The (baseline_idx, noise, alphas) that captum 0.9's GradientShap draws after
-    ``np.random.seed(np_seed); torch.manual_seed(torch_seed)``, in its order:
-    baseline indices (numpy), noise (torch.normal), alphas (numpy uniform)."""
+                 n_outputs: int, np_seed: int, torch_seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The (baseline_idx, noise, alphas) that ``n_outputs`` calls of captum 0.9's GradientShap,
+    one per target in sequence, draw after ``np.random.seed(np_seed); torch.manual_seed(torch_seed)``:
+    per call baseline indices (numpy), noise (torch.normal), alphas (numpy uniform).
+    Shapes (K, batch * n_samples), (K, batch * n_samples, *feat), (K, batch * n_samples)."""
     np.random.seed(np_seed)
     torch.manual_seed(torch_seed)
-    idx = torch.as_tensor(np.random.choice(n_baselines, n_samples * batch))
-    noise = torch.normal(0, torch.tensor(stdevs).repeat((batch * n_samples, *feat)))
-    alphas = torch.from_numpy(np.random.uniform(0.0, 1.0, batch * n_samples))
-    return idx, noise, alphas
+    idx, noise, alphas = [], [], []
+    for _ in range(n_outputs):
+        idx.append(torch.as_tensor(np.random.choice(n_baselines, n_samples * batch)))
+        noise.append(torch.normal(0, torch.tensor(stdevs).repeat((batch * n_samples, *feat))))
+        alphas.append(torch.from_numpy(np.random.uniform(0.0, 1.0, batch * n_samples)))
+    return torch.stack(idx), torch.stack(noise), torch.stack(alphas)
 
 
 def captum_all_targets(f: Callable[[Tensor], Tensor], x: Tensor, baselines: Tensor, n_samples: int,
                        stdevs: float, n_outputs: int, np_seed: int = 11, torch_seed: int = 22) -> Tensor:
-    """captum's GradientShap for each output unit in turn (one call per target), (K, B, *F)."""
+    """captum's GradientShap for each output unit in turn, seeded once before the first call as
+    the author's loop over targets (lfxai's ``attribute_individual_dim``), (K, B, *F)."""
     from captum.attr import GradientShap
 
-    outs = []
-    for k in range(n_outputs):
-        np.random.seed(np_seed)
-        torch.manual_seed(torch_seed)
-        outs.append(GradientShap(f).attribute(x, baselines, n_samples=n_samples,
-                                              stdevs=stdevs, target=k))
+    np.random.seed(np_seed)
+    torch.manual_seed(torch_seed)
+    explainer = GradientShap(f)
+    outs = [explainer.attribute(x, baselines, n_samples=n_samples, stdevs=stdevs, target=k)
+            for k in range(n_outputs)]
     return torch.stack(outs)
 
 
 def compare_with_captum(f: Callable[[Tensor], Tensor], x: Tensor, n_samples: int = 5,
                         baselines: Optional[Tensor] = None, stdevs: float = 0.0) -> float:
-    """Largest |ours - captum| over every output unit, input and feature, given the
-    same random draws (all-black baseline unless ``baselines`` is given)."""
+    """Largest |ours - captum| over every output unit, input and feature, given the draws of
+    captum's calls for all targets in sequence (all-black baseline unless ``baselines`` is given)."""
     if baselines is None:
         baselines = torch.zeros((1, *x.shape[1:]), dtype=x.dtype, device=x.device)
     with torch.no_grad():
         n_outputs = f(x[:1]).shape[1]
     ref = captum_all_targets(f, x, baselines, n_samples, stdevs, n_outputs)
     idx, noise, alphas = captum_draws(x.shape[0], n_samples, baselines.shape[0], stdevs,
-                                      tuple(x.shape[1:]), 11, 22)
+                                      tuple(x.shape[1:]), n_outputs, 11, 22)
     ours = gradient_shap(f, x, baselines, n_samples=n_samples, stdevs=stdevs,
                          alphas=alphas, baseline_idx=idx, noise=noise)
     return float((ours - ref).abs().max())

@@ -4,13 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...objectives import describe_fields, elbo_terms
-from .attribution import latent_saliency
-from .saliency import attribution_entropy, pearson_correlation, total_variation
+from .attribution import DRAWS, latent_saliency
+from .saliency import attribution_entropy, pearson_correlation_prior, total_variation
 
+# The training priors Omega. Pearson uses the guarded `pearson_correlation_prior` (finite
+# gradient for a dead unit); models are scored with the unguarded `pearson_correlation`.
 SALIENCY_PRIORS = {
     "tv": total_variation,
     "entropy": attribution_entropy,
-    "pearson": pearson_correlation,
+    "pearson": pearson_correlation_prior,
 }
 GRADIENT_PATHS = ("faithful", "differentiable")
 
@@ -27,6 +29,10 @@ class AttributionPrior:
     = through the attributions too (double backpropagation). `prior_batch`: if set,
     Omega is estimated on the first `prior_batch` images of each (shuffled) batch
     instead of all of them, a cheaper estimate of the same expectation over images.
+    `gs_draws`: how Gradient SHAP draws its interpolation coefficients; "per_unit" (the
+    only value) = independently for each latent unit, as captum called once per target.
+    It is part of `describe()`, hence of the model cache key: models trained before the
+    draws were made per unit (one draw shared by all units, no such field) are not loaded.
     """
 
     prior: str
@@ -35,6 +41,7 @@ class AttributionPrior:
     n_samples: int = 5
     beta: float = 1.0
     prior_batch: int | None = None
+    gs_draws: str = DRAWS
 
     def __post_init__(self):
         if self.prior not in SALIENCY_PRIORS:
@@ -43,6 +50,9 @@ class AttributionPrior:
             raise ValueError(f"path must be one of {GRADIENT_PATHS}, got {self.path!r}")
         if self.lam < 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
+        if self.gs_draws != DRAWS:
+            raise ValueError(f"gs_draws must be {DRAWS!r} (the only Gradient SHAP draws implemented), "
+                             f"got {self.gs_draws!r}")
         if self.prior_batch is not None and self.prior_batch < 2:
             raise ValueError(f"prior_batch must be >= 2 images (or None), got {self.prior_batch}")
 

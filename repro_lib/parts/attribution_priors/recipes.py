@@ -7,6 +7,7 @@ one all-black baseline and 5 samples; saliency |mu_j(x) * GS_j(x)|.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from ... import data as datasets
 from ...data import Tensors
 from ...device import get_device
+from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
 from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
 from ...train import FitResult, TrainSettings, fit
 from .attribution import latent_saliency
@@ -25,6 +27,9 @@ from .objectives import AttributionPrior
 from .saliency import attribution_entropy, pearson_correlation, total_variation
 
 PART = "attribution_priors"
+ACTIVE_KL_NATS = 0.1
+"""A latent unit is active when its KL(q(z_j | x) || N(0, 1)), averaged over the test images,
+exceeds this many nats (a dormant unit copies the prior: KL about 0)."""
 MODEL_SPEC = {"family": "burgess_vae", "latent_dim": 3}
 LEARNING_RATE = 1e-3
 WEIGHT_DECAY = 1e-5
@@ -73,14 +78,33 @@ def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult
 
 def saliency_maps(model, x: torch.Tensor, n_samples: int = 5, batch_size: int = 250,
                   seed: int = 1234) -> torch.Tensor:
-    """Saliency maps |mu_j * GS_j| of every latent, (N, K, H, W), detached, on the CPU."""
+    """Saliency maps |mu_j * GS_j| of every latent, (N, K, H, W), detached, on the CPU.
+
+    Gradient SHAP draws independently for each latent unit (`attribution.gradient_shap`),
+    from the global torch RNG seeded with `seed`. The passes run on a channels-last copy of
+    the model (the same arithmetic; mkldnn's convolutions measured about 1.7x faster on CPU).
+    """
     torch.manual_seed(seed)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last) if x.dim() == 4 else model
     out = []
     for start in range(0, len(x), batch_size):
-        _, sal = latent_saliency(model.encode_mean, x[start : start + batch_size],
-                                 n_samples=n_samples)
+        _, sal = latent_saliency(fast.encode_mean, x[start : start + batch_size],
+                                 n_samples=n_samples, chunk_size=4096)
         out.append(sal.detach().sum(2).cpu())
     return torch.cat(out)
+
+
+def kl_per_unit(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """KL(q(z_j | x) || N(0, 1)) of each latent unit j, averaged over the images `x`, (K,) nats
+    (eval mode, no gradients)."""
+    params = evaluate_in_batches(model, x, lambda m, xb: torch.cat(m.encode(xb)[:2], dim=1), batch_size)
+    K = params.shape[1] // 2
+    return gaussian_kl_per_dim(params[:, :K], params[:, K:]).cpu()
+
+
+def active_latents(model, x: torch.Tensor, threshold: float = ACTIVE_KL_NATS) -> int:
+    """Number of latent units whose mean KL over the images `x` exceeds `threshold` nats."""
+    return int((kl_per_unit(model, x) > threshold).sum())
 
 
 def measure(model, splits: Splits, n_samples: int = 5) -> dict[str, float]:
@@ -89,7 +113,9 @@ def measure(model, splits: Splits, n_samples: int = 5) -> dict[str, float]:
     Besides the document's metrics: `tv_scale_free`, the total variation of each map
     divided by the map's total saliency (so shrinking mu cannot lower it), `mu_abs`,
     the mean |mu_j(x)|, and `dominant_share`, the share of all saliency held by the
-    most salient latent unit (1/K balanced, 1 collapsed).
+    most salient latent unit (1/K balanced, 1 collapsed); `active_latents`, the units whose
+    mean KL on the test images exceeds `ACTIVE_KL_NATS`. `pearson` is the evaluation metric
+    (`saliency.pearson_correlation`, np.corrcoef's definition).
     """
     maps = saliency_maps(model, splits.eval, n_samples)
     share = maps.sum((0, 2, 3)) / maps.sum()
@@ -104,6 +130,7 @@ def measure(model, splits: Splits, n_samples: int = 5) -> dict[str, float]:
         "entropy": float(attribution_entropy(maps)),
         "pearson": float(pearson_correlation(maps)),
         "dominant_share": float(share.max()),
+        "active_latents": active_latents(model, splits.test),
     }
 
 

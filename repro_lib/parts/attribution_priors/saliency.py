@@ -1,7 +1,14 @@
 """Separation / smoothness metrics of latent saliency maps (Amad, Eqs. 2 and 5-9).
 
-All functions are differentiable torch functions, used both as training priors
-Omega(A(theta, x)) and as evaluation metrics.  Maps have shape (B, K, H, W) (B images,
+All functions are differentiable torch functions.  :func:`total_variation` and
+:func:`attribution_entropy` serve both as training priors Omega(A(theta, x)) and as
+evaluation metrics.  The Pearson correlation has two functions: the EVALUATION metric
+:func:`pearson_correlation` is exactly the document's / lfxai's definition
+(``np.corrcoef`` of the maps, off-diagonal mean; a unit with zero spread gives NaN, as in
+numpy), and the TRAINING prior :func:`pearson_correlation_prior` adds a scale-relative
+variance guard so that its value and gradient stay finite when a unit goes (nearly) dead;
+that guard sets r to about 0 for a unit whose spread is below ~1e-4 of the largest one,
+which is why it must not be used to score models.  Maps have shape (B, K, H, W) (B images,
 K latent units); entropy and Pearson correlation also accept (B, K, *F) with any
 feature shape F (e.g. (B, K, 1, 32, 32) from ``latent_saliency``), and total
 variation any (..., H, W).
@@ -27,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["total_variation", "attribution_entropy", "pearson_correlation"]
+__all__ = ["total_variation", "attribution_entropy", "pearson_correlation", "pearson_correlation_prior"]
 
 
 def total_variation(maps: Tensor) -> Tensor:
@@ -91,14 +98,48 @@ def attribution_entropy(maps: Tensor, eps: float = 0.0) -> Tensor:
     return (ent * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def pearson_correlation(maps: Tensor, eps: float = 1e-8) -> Tensor:
-    """Mean Pearson correlation between the saliency of different latents (Eqs. 8-9).
+def _centred_rows(maps: Tensor) -> Tensor:
+    """(K, B * #features) values of each latent unit, centred."""
+    if maps.dim() < 2 or maps.shape[1] < 2:
+        raise ValueError("maps must have shape (B, K, *F) with K >= 2")
+    K = maps.shape[1]
+    v = maps.transpose(0, 1).reshape(K, -1)  # (K, B * P)
+    return v - v.mean(dim=1, keepdim=True)
+
+
+def _mean_off_diagonal(r: Tensor) -> Tensor:
+    K = r.shape[0]
+    return (r.sum() - torch.diagonal(r).sum()) / (K * (K - 1))
+
+
+def pearson_correlation(maps: Tensor) -> Tensor:
+    """EVALUATION metric: mean Pearson correlation between the saliency of different latents
+    (Eqs. 8-9), exactly as the document and lfxai define it.
 
     ``r_ij = cov(a(mu_i), a(mu_j)) / (sigma_i sigma_j)`` over all B * #features
-    (image, feature) pairs, then ``1 / (K (K - 1)) * sum_{i != j} r_ij``, as lfxai's
-    ``pearson_saliency`` (``np.corrcoef(saliency.swapaxes(0, 1).reshape(K, -1))``,
-    off-diagonal sum / (K (K - 1))).  Like lfxai, values are used as given (no |.|:
-    pass saliency maps, which are >= 0) and all-zero features are kept.
+    (image, feature) pairs, then ``1 / (K (K - 1)) * sum_{i != j} r_ij``: lfxai's
+    ``pearson_saliency``, i.e. ``np.corrcoef(saliency.swapaxes(0, 1).reshape(K, -1))``
+    with its off-diagonal sum divided by K (K - 1).  Values are used as given (no |.|: pass
+    saliency maps, which are >= 0) and all-zero features are kept.  Computed in float64
+    (as numpy does) and returned in the maps' dtype.  No guard: a nearly dead unit (tiny but
+    nonzero spread) is correlated like any other, and a unit with zero spread gives NaN, as
+    ``np.corrcoef`` does.  Use :func:`pearson_correlation_prior` in a training loss.
+
+    Args:
+        maps: (B, K, H, W) or (B, K, *F), K >= 2.
+    Returns:
+        Scalar mean correlation in [-1, 1] (NaN if a unit's maps are constant).
+    """
+    c = _centred_rows(maps.double())
+    cov = c @ c.T / c.shape[1]
+    std = torch.sqrt(torch.diagonal(cov))
+    r = cov / (std[:, None] * std[None, :])
+    return _mean_off_diagonal(r).to(maps.dtype)
+
+
+def pearson_correlation_prior(maps: Tensor, eps: float = 1e-8) -> Tensor:
+    """TRAINING prior (the Pearson attribution prior's Omega): the mean Pearson correlation of
+    :func:`pearson_correlation`, with a guard that keeps its value and gradient finite.
 
     Numerics: the centred values are divided by their (detached) largest absolute
     value over all latents, which leaves r and its gradient unchanged (r is scale
@@ -106,8 +147,11 @@ def pearson_correlation(maps: Tensor, eps: float = 1e-8) -> Tensor:
     over orders of magnitude during training); then ``sigma = sqrt(var + eps)``.
     A constant latent (sigma = 0, e.g. a dead unit) thus gets r = 0 with every other
     latent (numpy gives nan) and a finite, NaN-free gradient (``sqrt(var) + eps``
-    would give inf * 0 = nan in the backward).  The bias is negligible unless a
-    latent's spread is below ~sqrt(eps) = 1e-4 of the largest one.
+    would give inf * 0 = nan in the backward).  The value is biased towards 0 for a
+    latent whose spread is below ~sqrt(eps) = 1e-4 of the largest one: fine for a
+    gradient, wrong for scoring a collapsed model (on the author's checkpoint
+    ``Entropy-vae_alpha5_run1`` it gave 0.005 where ``np.corrcoef`` gives 0.46), so models
+    are scored with :func:`pearson_correlation`.
 
     Args:
         maps: (B, K, H, W) or (B, K, *F), K >= 2.
@@ -115,15 +159,34 @@ def pearson_correlation(maps: Tensor, eps: float = 1e-8) -> Tensor:
     Returns:
         Scalar mean correlation in [-1, 1].
     """
-    if maps.dim() < 2 or maps.shape[1] < 2:
-        raise ValueError("maps must have shape (B, K, *F) with K >= 2")
-    K = maps.shape[1]
-    v = maps.transpose(0, 1).reshape(K, -1)  # (K, B * P)
-    c = v - v.mean(dim=1, keepdim=True)
+    c = _centred_rows(maps)
     scale = c.detach().abs().amax().clamp_min(torch.finfo(c.dtype).tiny)
     c = c / scale
     cov = c @ c.T / c.shape[1]  # (K, K)
     std = torch.sqrt(torch.diagonal(cov) + eps)
     r = cov / (std[:, None] * std[None, :])
-    off = r.sum() - torch.diagonal(r).sum()
-    return off / (K * (K - 1))
+    return _mean_off_diagonal(r)
+
+
+def active_units_per_feature(maps: Tensor) -> Tensor:
+    """Mean number of latent units whose share of a feature's saliency exceeds 1/K
+    (lfxai's ``count_activated_neurons``, the "Active Neurons" column of the author's
+    metrics files): over the (image, feature) pairs with nonzero total saliency, count the
+    units j with ``|a_j| / sum_k |a_k| > 1 / K`` and average.  1 when every feature is
+    dominated by one unit; it cannot reach K (shares above 1/K for all K units would sum
+    to more than 1).  Not differentiable (a count).
+
+    Args:
+        maps: (B, K, H, W) or (B, K, *F).
+    Returns:
+        Scalar float tensor (NaN if no feature has nonzero saliency).
+    """
+    if maps.dim() < 2:
+        raise ValueError("maps must have shape (B, K, *F)")
+    K = maps.shape[1]
+    a = maps.detach().abs().double().flatten(start_dim=2)  # (B, K, P)
+    total = a.sum(dim=1)  # (B, P)
+    salient = total > 0
+    share = a / torch.where(salient, total, torch.ones_like(total)).unsqueeze(1)
+    count = (share > 1.0 / K).sum(dim=1).double()  # (B, P)
+    return (count[salient].mean() if salient.any() else torch.tensor(float("nan"))).to(maps.dtype)

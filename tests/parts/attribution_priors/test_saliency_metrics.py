@@ -8,7 +8,13 @@ import pytest
 import scipy.stats
 import torch
 
-from repro_lib.parts.attribution_priors.saliency import attribution_entropy, pearson_correlation, total_variation
+from repro_lib.parts.attribution_priors.saliency import (
+    active_units_per_feature,
+    attribution_entropy,
+    pearson_correlation,
+    pearson_correlation_prior,
+    total_variation,
+)
 
 
 def lfxai_entropy(sal: np.ndarray) -> float:
@@ -119,12 +125,14 @@ def test_pearson_negated_affine_is_minus_one():
     # saliency is >= 0 and no |.| is applied: m and 2 - 3 m are perfectly anti-correlated
     m = torch.rand(4, 1, 6, 6, dtype=torch.float64)
     maps = torch.cat([m, 2.0 - 3.0 * m], dim=1)
-    # (|error| ~ eps * max-spread^2 / var ~ 1e-7: eps is relative to the largest map)
-    assert pearson_correlation(maps).item() == pytest.approx(-1.0, abs=1e-6)
-    assert pearson_correlation(maps, eps=0.0).item() == pytest.approx(-1.0, abs=1e-12)
+    assert pearson_correlation(maps).item() == pytest.approx(-1.0, abs=1e-12)
+    # the training prior's guard: |error| ~ eps * max-spread^2 / var ~ 1e-7
+    assert pearson_correlation_prior(maps).item() == pytest.approx(-1.0, abs=1e-6)
+    assert pearson_correlation_prior(maps, eps=0.0).item() == pytest.approx(-1.0, abs=1e-12)
     # a positive affine map is +1
     maps = torch.cat([m, 0.5 + 4.0 * m], dim=1)
-    assert pearson_correlation(maps).item() == pytest.approx(1.0, abs=1e-6)
+    assert pearson_correlation(maps).item() == pytest.approx(1.0, abs=1e-12)
+    assert pearson_correlation_prior(maps).item() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_pearson_independent_is_near_zero():
@@ -138,31 +146,75 @@ def test_pearson_matches_numpy_and_lfxai(K):
     shared = rng.random((6, 1, 9, 9))
     sal = 0.6 * shared + 0.4 * rng.random((6, K, 9, 9))
     sal[:, :, :2] = 0.0  # black pixels are kept, as in lfxai
-    ours = pearson_correlation(torch.from_numpy(sal)).item()
     corr = np.corrcoef(sal.transpose(1, 0, 2, 3).reshape(K, -1))
     expected = (corr.sum() - np.trace(corr)) / (K * (K - 1))
-    assert ours == pytest.approx(expected, abs=1e-7)
-    assert ours == pytest.approx(lfxai_pearson(sal), abs=1e-7)
-    # scale invariance, also for tiny saliency values (eps is relative to the scale)
-    small = pearson_correlation(torch.from_numpy(sal * 1e-9)).item()
-    assert small == pytest.approx(expected, abs=1e-7)
-    f32 = pearson_correlation(torch.from_numpy(sal).float()).item()
-    assert f32 == pytest.approx(expected, abs=1e-5)
+    for fn, tol in ((pearson_correlation, 1e-12), (pearson_correlation_prior, 1e-7)):
+        assert fn(torch.from_numpy(sal)).item() == pytest.approx(expected, abs=tol)
+        assert fn(torch.from_numpy(sal)).item() == pytest.approx(lfxai_pearson(sal), abs=tol)
+        # scale invariance, also for tiny saliency values
+        assert fn(torch.from_numpy(sal * 1e-9)).item() == pytest.approx(expected, abs=max(tol, 1e-10))
+        f32 = fn(torch.from_numpy(sal).float())
+        assert f32.item() == pytest.approx(expected, abs=1e-5)
+    assert pearson_correlation(torch.from_numpy(sal).float()).dtype == torch.float32
 
 
-def test_pearson_nan_free_with_constant_latent():
+def test_pearson_evaluation_keeps_a_nearly_dead_unit():
+    # A collapsed model: unit 1's saliency is 1e-6 of the others' but follows unit 0's
+    # pattern. The evaluation metric is np.corrcoef's (lfxai's) number; the training prior's
+    # guard scores such a unit as uncorrelated (r about 0), which is why it must not score models.
+    rng = np.random.default_rng(2)
+    base = rng.random((20, 1, 8, 8))
+    sal = np.concatenate([base + 0.3 * rng.random((20, 1, 8, 8)),
+                          1e-6 * (base + 0.5 * rng.random((20, 1, 8, 8))),
+                          rng.random((20, 1, 8, 8))], axis=1)
+    expected = lfxai_pearson(sal)
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-6)):
+        assert pearson_correlation(torch.from_numpy(sal).to(dtype)).item() == pytest.approx(expected, abs=tol)
+    guarded = pearson_correlation_prior(torch.from_numpy(sal)).item()
+    assert abs(expected) > 0.1 and abs(guarded - expected) > 0.05
+    # exactly constant unit: NaN, as np.corrcoef (with a warning) gives
+    sal[:, 1] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert math.isnan(lfxai_pearson(sal))
+    assert math.isnan(pearson_correlation(torch.from_numpy(sal)).item())
+
+
+def test_pearson_prior_nan_free_with_constant_latent():
     maps = torch.rand(3, 3, 5, 5, dtype=torch.float64)
     maps[:, 1] = 0.0  # a dead latent: constant saliency
     maps[:, :, :2] = 0.0
     maps.requires_grad_()
-    v = pearson_correlation(maps)
+    v = pearson_correlation_prior(maps)
     v.backward()
     assert torch.isfinite(v) and torch.isfinite(maps.grad).all()
     # the dead latent contributes r = 0 to its pairs
     live = maps.detach()[:, [0, 2]]
-    assert v.item() == pytest.approx(pearson_correlation(live).item() * 2 / 6, abs=1e-6)
+    assert v.item() == pytest.approx(pearson_correlation_prior(live).item() * 2 / 6, abs=1e-6)
 
 
-def test_pearson_gradcheck():
+@pytest.mark.parametrize("fn", [pearson_correlation, pearson_correlation_prior])
+def test_pearson_gradcheck(fn):
     maps = torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(pearson_correlation, (maps,))
+    assert torch.autograd.gradcheck(fn, (maps,))
+
+
+# ---------------------------------------------------------------- active units per feature
+
+def lfxai_count_activated_neurons(sal: np.ndarray) -> float:
+    """lfxai.utils.metrics.count_activated_neurons."""
+    K = sal.shape[1]
+    flat = np.reshape(sal.swapaxes(1, -1), (-1, K))
+    flat = flat[flat.sum(1) > 0]
+    return float(np.mean(np.count_nonzero(flat / flat.sum(1, keepdims=True) > 1 / K, axis=1)))
+
+
+def test_active_units_per_feature_by_hand_and_against_lfxai():
+    # one feature (1, 0, 0) -> 1 unit above 1/3; (1, 1, 0) -> 2; (1, 1, 1) -> 0 (1/3 is not > 1/3);
+    # an all-zero feature is left out: mean (1 + 2 + 0) / 3 = 1
+    maps = torch.tensor([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]]).view(1, 3, 1, 4)
+    assert active_units_per_feature(maps).item() == pytest.approx(1.0)
+    rng = np.random.default_rng(3)
+    sal = rng.random((5, 3, 6, 6)) ** 3
+    sal[:, :, :2] = 0.0
+    assert active_units_per_feature(torch.from_numpy(sal)).item() == pytest.approx(
+        lfxai_count_activated_neurons(sal), abs=1e-12)
