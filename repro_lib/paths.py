@@ -39,6 +39,15 @@ def absolute_repro_paths() -> dict[str, str]:
     return changed
 
 
+def seeds_dir() -> Path | None:
+    """The documents' folder: `../shared/seeds` beside the repository, else `seeds/` beside
+    `$REPRO_DATA` (the shared data folder); None when neither exists."""
+    candidates = [repo_root().parent / "shared" / "seeds"]
+    if os.environ.get("REPRO_DATA"):
+        candidates.append(Path(os.environ["REPRO_DATA"]).expanduser().resolve().parent / "seeds")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
 def shown_path(path: Path) -> str:
     """A path as a user reads it: relative to the repository when inside it."""
     try:

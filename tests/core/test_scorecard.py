@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from repro_lib import scorecard
-from repro_lib.paths import repo_root, write_text_atomic
+from repro_lib.paths import seeds_dir, write_text_atomic
 
 TOY = {
     "part": "toy",
@@ -183,7 +183,9 @@ def test_every_paper_number_is_in_the_document(part):
     book derives (`a / b = c`) is checked by recomputing it from the quoted ones; a claim with
     `derived:` (an aggregate of a table) names the recipe whose transcription a part test checks."""
     doc = yaml.safe_load(scorecard.claims_path(part).read_text())
-    text = (repo_root().parent / "shared" / "seeds" / doc["document"].split(":")[0]).read_text()
+    if seeds_dir() is None:
+        pytest.skip("the documents (../shared/seeds) are not beside the repository or REPRO_DATA")
+    text = (seeds_dir() / doc["document"].split(":")[0]).read_text()
     wrong = []
     for claim in doc["claims"]:
         if claim.get("derived"):  # says how the number comes from the document's tables; a part test checks them

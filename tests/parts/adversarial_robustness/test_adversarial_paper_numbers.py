@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from repro_lib.parts.adversarial_robustness import recipes as ar
-from repro_lib.paths import repo_root
+from repro_lib.paths import repo_root, seeds_dir
 
-DOCUMENT = repo_root().parent / "shared" / "seeds" / "003_fe9c6eaa5a20110f.txt"
+DOCUMENT = (seeds_dir() or Path("/nonexistent")) / "003_fe9c6eaa5a20110f.txt"
 CLAIMS = yaml.safe_load((repo_root() / "book" / "adversarial_robustness" / "claims.yaml").read_text())["claims"]
 pytestmark = pytest.mark.skipif(not DOCUMENT.exists(), reason="the seeds folder is not beside the repository")
 

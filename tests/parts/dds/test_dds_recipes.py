@@ -1,6 +1,7 @@
 """The recipes behind the DDS chapters (3_method, 4_3_ablation) on small hand-made cases, and
 Table 5 as transcribed from document 000's text."""
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,10 +12,10 @@ from torch import nn
 from repro_lib.parts.dds import PROFILES
 from repro_lib.parts.dds import recipes as dr
 from repro_lib.parts.dds.model import DDS, DDSAutoencoder
-from repro_lib.paths import repo_root
+from repro_lib.paths import seeds_dir
 from repro_lib.profiles import Settings
 
-DOCUMENT = repo_root().parent / "shared" / "seeds" / "000_dae057af8475774f.txt"
+DOCUMENT = (seeds_dir() or Path("/nonexistent")) / "000_dae057af8475774f.txt"
 SMOKE = Settings(PROFILES["smoke"])
 
 

@@ -1,14 +1,15 @@
 """The thesis's tables as the book uses them (Tables 5.1, 5.2, B.1, transcribed from document
 002's text), and each `derived` number of the part's claims recomputed from them."""
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
 from repro_lib.parts.influential_factors import recipes as inf
-from repro_lib.paths import repo_root
+from repro_lib.paths import repo_root, seeds_dir
 
-DOCUMENT = repo_root().parent / "shared" / "seeds" / "002_6ef1d6241d1f6f97.txt"
+DOCUMENT = (seeds_dir() or Path("/nonexistent")) / "002_6ef1d6241d1f6f97.txt"
 CLAIMS = {c["id"]: c for c in yaml.safe_load(
     (repo_root() / "book" / "influential_factors" / "claims.yaml").read_text())["claims"]}
 pytestmark = pytest.mark.skipif(not DOCUMENT.exists(), reason="the seeds folder is not beside the repository")
