@@ -164,6 +164,12 @@ def test_claim_numbers_by_hand():
     frame = _frame()
     got = am.claim_numbers(frame)
     assert got["tv_ratio"] == pytest.approx(6.0 / 0.12)                 # run 1 of the plain VAE: tv 6
+    # plain tv 6..10, mean 8, sd sqrt(2.5): t interval 8 -/+ t(4, 0.975) sqrt(2.5 / 5)
+    half_tv = stats.t.ppf(0.975, 4) * math.sqrt(2.5 / 5)
+    assert got["tv_ratio_plain_mean"] == pytest.approx(8.0 / 0.12)
+    assert got["tv_ratio_plain_mean_ci"] == pytest.approx([(8.0 - half_tv) / 0.12, (8.0 + half_tv) / 0.12])
+    # recon: plain 101..105 (mean 103, the same spread): TV 103.5 - [103 + half, 103 - half], in % of 103
+    assert got["recon_increase_pct_ci"] == pytest.approx([100 * (0.5 - half_tv) / 103, 100 * (0.5 + half_tv) / 103])
     assert got["tv_ratio_vs_tv_alpha0"] == pytest.approx(7.2 / 0.12)
     assert got["recon_increase_pct"] == pytest.approx(100 * (103.5 - 103.0) / 103.0)   # plain mean 103
     assert got["recon_increase_pct_run1"] == pytest.approx(100 * (103.5 - 101.0) / 101.0)
