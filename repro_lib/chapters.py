@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import parts
+from . import book_parts as parts
 from .profiles import Settings, knobs, settings
 from .results import Recorder
 

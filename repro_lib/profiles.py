@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import parts
-from .parts import check_part
+from . import book_parts as parts
+from .book_parts import check_part
 
 PROFILE_NAMES = ("smoke", "cpu", "full")
 

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from jupyter_client.manager import AsyncKernelManager
 
-from .parts import PARTS, check_part
+from .book_parts import PARTS, check_part
 from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .parts import PARTS
+from .book_parts import PARTS
 from .paths import repo_root
 from .results import load_results
 
@@ -40,7 +40,7 @@ def claims_path(part: str) -> Path:
 
 
 def load_targets() -> dict[str, dict[str, Any]]:
-    """Every part's claims file (in the order of `parts.PARTS`), keyed by part; malformed
+    """Every part's claims file (in the order of `book_parts.PARTS`), keyed by part; malformed
     claims or gates are errors naming the file."""
     parts = {}
     for part in PARTS:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from repro_lib import runner
-from repro_lib.parts import PARTS
+from repro_lib.book_parts import PARTS
 from repro_lib.paths import repo_root
 from repro_lib.runner import SCORECARD, notebooks_of
 
@@ -78,7 +78,7 @@ def test_every_part_has_its_notebooks_package_and_book_folder():
         for name in ("overview.md", "claims.yaml"):
             assert (ROOT / "book" / part / name).is_file(), f"book/{part}/{name}"
     found = {p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir() and not p.name.startswith(".")}
-    assert found == set(PARTS), f"notebooks/ folders {sorted(found)} differ from parts.PARTS {PARTS}"
+    assert found == set(PARTS), f"notebooks/ folders {sorted(found)} differ from book_parts.PARTS {PARTS}"
     toc = set(runner._toc_files())
     for part in PARTS:
         wanted = {f"book/{part}/overview"} | {str(nb.with_suffix("")) for nb in notebooks_of(part)}

@@ -1,7 +1,8 @@
 """Profiles and the runner reject bad input before any work."""
 import pytest
 
-from repro_lib import parts, profiles, runner
+from repro_lib import book_parts as parts
+from repro_lib import profiles, runner
 
 
 def test_every_profile_defines_the_same_knobs():
