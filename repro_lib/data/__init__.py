@@ -2,6 +2,7 @@
 from .celeba import celeba_data_id, celeba_source, find_full_celeba, load_celeba
 from .cifar import cifar10_source, load_cifar10, load_cifar100
 from .idx import read_idx
+from .imagenet import load_imagenet_subset, load_tiny_imagenet
 from .mnist import load_mnist
 from .registry import (
     REGISTRY,
@@ -33,6 +34,8 @@ __all__ = [
     "load_celeba",
     "load_cifar10",
     "load_cifar100",
+    "load_imagenet_subset",
+    "load_tiny_imagenet",
     "load_mnist",
     "read_idx",
     "search_dirs",

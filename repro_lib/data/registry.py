@@ -44,7 +44,9 @@ class FileSpec:
     """One file of a data set.
 
     ``sha256`` is of the file as stored, or, when ``sha256_of_content`` is true, of its
-    gunzip-decompressed content (for copies recompressed by a packager). ``name`` may hold
+    gunzip-decompressed content (for copies recompressed by a packager). Where the source
+    publishes only an md5 (Tiny-ImageNet, ImageNet), ``sha256`` is empty and ``md5`` holds it.
+    ``name`` may hold
     sub-folders (``vae/run1.pt``). When ``archive_member`` is set, ``url`` is a zip archive
     and the file is that member of it (downloaded once per fetch, then extracted).
     """
@@ -54,6 +56,20 @@ class FileSpec:
     url: str
     sha256_of_content: bool = False
     archive_member: str = ""
+    md5: str = ""
+
+    def __post_init__(self):
+        if bool(self.sha256) == bool(self.md5):
+            raise ValueError(f"{self.name}: give exactly one of sha256 and md5")
+
+    @property
+    def algorithm(self) -> str:
+        """The checksum this file is verified with: "sha256" or "md5"."""
+        return "sha256" if self.sha256 else "md5"
+
+    @property
+    def checksum(self) -> str:
+        return self.sha256 or self.md5
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ class DatasetSpec:
     files: tuple[FileSpec, ...]
     system_dirs: tuple[str, ...] = ()
     citation: str = ""
+    # Non-empty where the files cannot be fetched by a plain GET (a login, a licence to accept):
+    # how to obtain them. `fetch` then never downloads and says this instead.
+    manual_download: str = ""
 
 
 # The pytorch mirror; the original, http://yann.lecun.com/exdb/mnist/, is often down.
@@ -100,6 +119,25 @@ _CIFAR_CITATION = (
     "tech. report, University of Toronto, 2009, https://www.cs.toronto.edu/~kriz/cifar.html. "
     "No licence stated; cite the report."
 )
+
+
+_ILSVRC_TRAIN = FileSpec("ILSVRC2012_img_train.tar", "", "https://image-net.org/download-images.php",
+                         md5="1d675b47d978889d74fa0da5fadfb00e")  # md5 as torchvision's ImageNet
+
+
+def _imagenet_subset(name: str) -> DatasetSpec:
+    """A class subset of ILSVRC-2012's training archive (ImageNet-10, ImageNet-Dogs)."""
+    return DatasetSpec(
+        name=name,
+        subdir="imagenet",
+        files=(_ILSVRC_TRAIN,),
+        citation=("ImageNet (ILSVRC-2012): O. Russakovsky et al., ImageNet Large Scale Visual "
+                  "Recognition Challenge, IJCV 115, 2015. ImageNet-10 and ImageNet-Dogs: J. Chang "
+                  "et al., Deep Adaptive Image Clustering, ICCV 2017."),
+        manual_download=("ILSVRC-2012 is distributed only to registered users: sign in at "
+                         "https://image-net.org/download-images.php, accept the terms, download "
+                         "ILSVRC2012_img_train.tar (138 GB)"),
+    )
 
 REGISTRY: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
@@ -207,6 +245,20 @@ REGISTRY: dict[str, DatasetSpec] = {
                         "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"),),
         citation=_CIFAR_CITATION,
     ),
+    # Tiny-ImageNet (200 classes, 64x64): the CS231n address; only an md5 is published
+    # (torchvision-style loaders and 248,100,043 bytes agree on it).
+    "tiny_imagenet": DatasetSpec(
+        name="tiny_imagenet",
+        subdir="tiny_imagenet",
+        files=(FileSpec("tiny-imagenet-200.zip", "", "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+                        md5="90528d7ca1a48142e341f4ef8d21d0de"),),
+        citation=("Tiny ImageNet: Y. Le and X. Yang, Tiny ImageNet Visual Recognition Challenge, "
+                  "CS231n, Stanford, 2015, http://cs231n.stanford.edu/tiny-imagenet-200.zip."),
+    ),
+    # ImageNet-10 and ImageNet-Dogs are class subsets of the ILSVRC-2012 training archive
+    # (`data/imagenet.py` lists their WordNet ids); the archive needs an image-net.org account.
+    "imagenet10": _imagenet_subset("imagenet10"),
+    "imagenet_dogs": _imagenet_subset("imagenet_dogs"),
     "attribution_priors_checkpoints": DatasetSpec(
         name="attribution_priors_checkpoints",
         subdir="attribution_priors_checkpoints",
@@ -232,7 +284,7 @@ REGISTRY: dict[str, DatasetSpec] = {
 }
 
 # sha256 per (resolved path, size, mtime_ns, of content), so repeated fetches skip hashing.
-_HASHES: dict[tuple[str, int, int, bool], str] = {}
+_HASHES: dict[tuple[str, int, int, bool, str], str] = {}
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -278,9 +330,9 @@ def download_dir(spec: DatasetSpec) -> Path:
     return root / spec.subdir
 
 
-def _compute_sha256(path: Path, of_content: bool) -> str:
-    """sha256 hex of ``path`` (or of its gunzipped content), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def _compute_digest(path: Path, of_content: bool, algorithm: str = "sha256") -> str:
+    """`algorithm` hex digest of ``path`` (or of its gunzipped content), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     opener = gzip.open if of_content else open
     with opener(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -288,31 +340,31 @@ def _compute_sha256(path: Path, of_content: bool) -> str:
     return digest.hexdigest()
 
 
-def _sha256_or_reason(path: Path, of_content: bool) -> str:
-    """Like :func:`_compute_sha256`, but a gzip that cannot be read gives a reason string."""
+def _digest_or_reason(path: Path, of_content: bool, algorithm: str = "sha256") -> str:
+    """Like :func:`_compute_digest`, but a gzip that cannot be read gives a reason string."""
     try:
-        return _compute_sha256(path, of_content)
+        return _compute_digest(path, of_content, algorithm)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         return f"unreadable: not a valid gzip file ({exc})"
 
 
-def _hash_key(path: Path, of_content: bool) -> tuple[str, int, int, bool]:
+def _hash_key(path: Path, fspec: FileSpec) -> tuple[str, int, int, bool, str]:
     st = path.stat()
-    return str(path.resolve()), st.st_size, st.st_mtime_ns, of_content
+    return str(path.resolve()), st.st_size, st.st_mtime_ns, fspec.sha256_of_content, fspec.algorithm
 
 
 def _verify(path: Path, fspec: FileSpec) -> None:
-    """Check ``path`` against ``fspec.sha256`` (cached per path, size and mtime)."""
-    key = _hash_key(path, fspec.sha256_of_content)
+    """Check ``path`` against ``fspec.checksum`` (cached per path, size and mtime)."""
+    key = _hash_key(path, fspec)
     actual = _HASHES.get(key)
     if actual is None:
-        actual = _sha256_or_reason(path, fspec.sha256_of_content)
+        actual = _digest_or_reason(path, fspec.sha256_of_content, fspec.algorithm)
         _HASHES[key] = actual
-    if actual != fspec.sha256:
+    if actual != fspec.checksum:
         what = "decompressed content" if fspec.sha256_of_content else "file"
         raise ChecksumError(
-            f"{path}: sha256 of the {what} does not match the registry.\n"
-            f"  expected: {fspec.sha256}\n"
+            f"{path}: {fspec.algorithm} of the {what} does not match the registry.\n"
+            f"  expected: {fspec.checksum}\n"
             f"  actual:   {actual}\n"
             f"Delete this file (it is then downloaded again) or replace it with the original "
             f"from {fspec.url}."
@@ -381,17 +433,17 @@ def _download(fspec: FileSpec, target_dir: Path, archives: dict[str, Path] | Non
                 os.fsync(out.fileno())
             else:
                 _stream(fspec.url, out, fspec.name)
-        actual = _sha256_or_reason(tmp, fspec.sha256_of_content)
-        if actual != fspec.sha256:
+        actual = _digest_or_reason(tmp, fspec.sha256_of_content, fspec.algorithm)
+        if actual != fspec.checksum:
             raise ChecksumError(
                 f"download of {fspec.url} does not match the registry; nothing was saved "
                 f"as {final}.\n"
-                f"  expected: {fspec.sha256}\n"
+                f"  expected ({fspec.algorithm}): {fspec.checksum}\n"
                 f"  actual:   {actual}\n"
                 f"Try again later, or put a verified copy of {fspec.name} in {target_dir}."
             )
         os.replace(tmp, final)
-        _HASHES[_hash_key(final, fspec.sha256_of_content)] = actual
+        _HASHES[_hash_key(final, fspec)] = actual
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -451,6 +503,8 @@ def fetch(name: str, download: bool | None = None) -> dict[str, Path]:
         else:
             _verify(path, fspec)
             found[fspec.name] = path
+    if missing and spec.manual_download:
+        raise DataMissingError(_missing_message(spec, missing, dirs, spec.manual_download))
     if missing and not _download_allowed(download):
         raise DataMissingError(
             _missing_message(spec, missing, dirs, "downloading is off (REPRO_OFFLINE=1 or "
@@ -472,5 +526,6 @@ def fetch(name: str, download: bool | None = None) -> dict[str, Path]:
 def fingerprint(name: str) -> str:
     """A 16-hex-digit digest of data set ``name`` and its files' registered checksums."""
     spec = get_spec(name)
-    payload = [spec.name] + [[f.name, f.sha256, f.sha256_of_content] for f in spec.files]
+    payload = [spec.name] + [[f.name, f.sha256, f.sha256_of_content] + ([f.md5] if f.md5 else [])
+                             for f in spec.files]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]

@@ -204,7 +204,7 @@ def test_download_is_atomic_and_cached(env, monkeypatch):
 
     # Found again offline; the verified checksum is cached, so nothing is hashed again.
     src.unlink()
-    monkeypatch.setattr(registry, "_compute_sha256", lambda *a: pytest.fail("re-hashed"))
+    monkeypatch.setattr(registry, "_compute_digest", lambda *a: pytest.fail("re-hashed"))
     assert fetch("fake", download=False) == {"blob.bin": target}
 
 
