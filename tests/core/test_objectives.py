@@ -62,7 +62,7 @@ def test_beta_tcvae_matches_loop_and_decomposition():
 def test_attribution_prior_terms_and_prior_batch():
     from repro_lib.parts.attribution_priors.attribution import latent_saliency
     from repro_lib.parts.attribution_priors.objectives import AttributionPrior
-    from repro_lib.parts.attribution_priors.saliency import pearson_correlation
+    from repro_lib.parts.attribution_priors.saliency import pearson_correlation_prior
 
     torch.manual_seed(3)
     model, x = BurgessVAE(3), torch.rand(8, 1, 32, 32)
@@ -77,7 +77,7 @@ def test_attribution_prior_terms_and_prior_batch():
     sub = AttributionPrior("pearson", 2.0, prior_batch=3)(model, x)
     torch.manual_seed(4)
     _, sal = latent_saliency(model.encode_mean, x[:3], n_samples=5)
-    assert torch.allclose(sub["prior"], pearson_correlation(sal.sum(2)))
+    assert torch.allclose(sub["prior"], pearson_correlation_prior(sal.sum(2)))
     assert AttributionPrior("tv", 1.0).describe() == {
         "objective": "AttributionPrior", "prior": "tv", "lam": 1.0, "path": "faithful",
         "n_samples": 5, "beta": 1.0, "gs_draws": "per_unit"}
