@@ -28,6 +28,7 @@ from .book_parts import PARTS, check_part
 from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs
+from .threads import children_threads
 
 SCORECARD = Path("book/scorecard.ipynb")
 
@@ -184,8 +185,9 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
         target.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         place = f"[{profile} {group} {seen[group]}/{per_group[group]}]"
-        print(f"{place} {nb.stem} ...", flush=True)
-        _execute_one(root / nb, target, parameters)
+        with children_threads(1) as chosen:
+            print(f"{place} {nb.stem} ({chosen.threads} thread{'s' * (chosen.threads > 1)}) ...", flush=True)
+            _execute_one(root / nb, target, parameters)
         now = time.perf_counter()
         print(f"{place} {nb.stem} done in {now - start:.0f} s ({group}: {now - group_started[group]:.0f} s so far)",
               flush=True)
