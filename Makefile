@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[book,test]"
+	$(PY) -m pip install --quiet -e ".[book,test,cluster]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (repro_lib)"
 	touch $@
 
@@ -31,6 +31,7 @@ book: setup book-js reproduce
 	$(PY) -m repro_lib book --profile $(PROFILE)
 
 test: setup book-js
+	$(PY) -m repro_lib plan --profile full --check
 	$(PY) -m pytest
 
 bench: setup

@@ -25,6 +25,7 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 
 from .book_parts import PARTS, check_part
+from .engine import EngineError
 from .paths import absolute_repro_paths, remove_stale_temporaries, repo_root, shown_path, temporary_beside
 from .profiles import PROFILE_NAMES, check_profile, settings
 from .profiles import knobs as profile_knobs
@@ -187,7 +188,7 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
         place = f"[{profile} {group} {seen[group]}/{per_group[group]}]"
         with children_threads(1) as chosen:
             print(f"{place} {nb.stem} ({chosen.threads} thread{'s' * (chosen.threads > 1)}) ...", flush=True)
-            _execute_one(root / nb, target, parameters)
+            execute_one(root / nb, target, parameters)
         now = time.perf_counter()
         print(f"{place} {nb.stem} done in {now - start:.0f} s ({group}: {now - group_started[group]:.0f} s so far)",
               flush=True)
@@ -195,7 +196,7 @@ def execute(profile: str, part: str | None = None, notebook: str | None = None,
     return done
 
 
-def _execute_one(source: Path, target: Path, parameters: dict[str, Any]) -> None:
+def execute_one(source: Path, target: Path, parameters: dict[str, Any]) -> None:
     """Execute `source` into `target` through a temporary copy renamed on success, so a failed
     or killed run never replaces a good copy (and two runs of one notebook never read each
     other's half-written file). A failure keeps its copy as `<stem>.failed.ipynb` and raises
@@ -350,6 +351,52 @@ def _parse_params(pairs: list[list[str]]) -> dict[str, Any]:
     return {key: _parse_value(value) for key, value in pairs or []}
 
 
+def run_with_engine(profile: str, part: str | None, notebook: str | None, params: dict[str, Any],
+                    address: str | None, workers: int | None) -> int:
+    """`run --engine ray`: the training plans of the chosen parts on Ray, then their notebooks
+    (one Ray task per part, parts in parallel), then the scorecard here. 1 if anything failed."""
+    from . import engine, plans
+
+    if notebook or params:
+        raise ValueError("--engine runs whole parts under a profile; drop --notebook and -p")
+    check_profile(profile)
+    chosen = [part] if part else list(PARTS)
+    for p in chosen:
+        check_part(p)
+    absolute_repro_paths()
+    jobs = [job for p in chosen for job in plans.part_plan(p, profile)]
+    report = engine.train_plan(jobs, address=address, workers=workers)
+    print(f"training plan: {report.summary()}", flush=True)
+    failures = engine.run_notebooks(profile, chosen, address=address)
+    for p, error in failures.items():
+        print(f"error: part {p}: {error}", file=sys.stderr)
+    if not part:
+        execute(profile, notebook=str(SCORECARD))
+    return 1 if (report.failed or failures) else 0
+
+
+def show_plan(profile: str, part: str | None, check: bool) -> int:
+    """`plan`: the jobs of each part's plan (cached or not), or with `check` one step of each."""
+    from . import plans
+
+    check_profile(profile)
+    chosen = [part] if part else plans.parts_with_plans()
+    if part:
+        check_part(part)
+    if check:
+        rows = plans.check(chosen, profile)
+        for row in rows:
+            status = "ok" if not row.problem else f"FAILED: {row.problem}"
+            print(f"{row.job:50s} {row.parameters:>11,d} parameters  {row.seconds:6.1f} s  {status}")
+        bad = [row for row in rows if row.problem]
+        print(f"{len(rows) - len(bad)} of {len(rows)} jobs can run under {profile!r}")
+        return 1 if bad else 0
+    for p in chosen:
+        for job in plans.part_plan(p, profile):
+            print(f"{job.label():50s} {'cached' if job.cached() else 'to train'}  {job.key()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repro_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -360,6 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--notebook", help="one notebook path, e.g. notebooks/attribution_priors/3_method.ipynb")
     run.add_argument("-p", nargs=2, action="append", metavar=("KEY", "VALUE"),
                      help="override a notebook parameter (value parsed as YAML)")
+    run.add_argument("--engine", choices=["ray"],
+                     help="train the parts' training plans as Ray tasks first, then run each part's "
+                          "notebooks as a Ray task (default: everything in this process)")
+    run.add_argument("--address", help="a running Ray cluster's address (default: start a local Ray)")
+    run.add_argument("--workers", type=int, help="parallel training tasks on a local Ray (default: free cores)")
+    plan = sub.add_parser("plan", help="list (or --check) the models a profile's notebooks train")
+    plan.add_argument("--profile", required=True, help=f"one of {', '.join(PROFILE_NAMES)}")
+    plan.add_argument("--part", help=f"one of {', '.join(PARTS)} (default: all with a plan)")
+    plan.add_argument("--check", action="store_true",
+                      help="build every model and take one training step on 2 rows, on the CPU")
     book = sub.add_parser("book", help="build the HTML book from executed notebooks")
     book.add_argument("--profile", required=True, help=f"one of {', '.join(PROFILE_NAMES)}")
     book.add_argument("--allow-failed", action="store_true",
@@ -367,8 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list parts, notebooks and their parameters")
     args = parser.parse_args(argv)
     try:
+        if args.command == "run" and args.engine:
+            return run_with_engine(args.profile, args.part, args.notebook, _parse_params(args.p),
+                                   args.address, args.workers)
         if args.command == "run":
             execute(args.profile, args.part, args.notebook, _parse_params(args.p))
+        elif args.command == "plan":
+            return show_plan(args.profile, args.part, args.check)
         elif args.command == "book":
             print(build_book(args.profile, args.allow_failed))
         else:
@@ -377,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FailedPages) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except NotebookFailed as err:
+    except (NotebookFailed, EngineError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as err:

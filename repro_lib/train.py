@@ -73,15 +73,9 @@ def architecture_of(spec: dict[str, Any]) -> str:
     return hashlib.sha256(repr(models.build(spec)).encode()).hexdigest()[:16]
 
 
-def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any, *,
-        desc: str = "train", progress: bool = True, val: Tensors | None = None,
-        loop: TrainingLoop | None = None) -> FitResult:
-    """Train `models.build(spec)` on `data` to minimise `objective` with `loop` (default
-    `adam_minibatches`, whose settings are a `TrainSettings`), or load it from the cache.
-
-    The objective sees batches of `data.batch_form`: one tensor, or a tuple (e.g. images and
-    labels). With `val` (same form), every term of the objective on it is recorded once per
-    epoch as `history["val_<term>"]` (model in eval mode, no gradients)."""
+def describe(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any,
+             val: Tensors | None = None, loop: TrainingLoop | None = None) -> dict[str, Any]:
+    """What a trained model is a function of; `cache.key_of` of it is the model's cache key."""
     if not isinstance(data, Tensors) or (val is not None and not isinstance(val, Tensors)):
         raise TypeError("fit takes data (and val) as repro_lib.data.Tensors: tensors with their data_id")
     loop = loop or adam_minibatches
@@ -91,31 +85,55 @@ def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any,
                    "train": {"settings": type(settings).__name__, **asdict(settings)}}
     if val is not None:
         description["validation"] = val.data_id
-    key = cache.key_of(description)
-    device = get_device()
-    stored = cache.load(key)
-    if stored is not None:
-        model = models.build(spec).to(device)
-        model.load_state_dict(stored["state_dict"])
-        model.eval()
-        return FitResult(model, stored["history"], key, True, stored["seconds"], stored["meta"])
+    return description
 
+
+def train_fresh(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any, *,
+                desc: str = "train", progress: bool = True, val: Tensors | None = None,
+                loop: TrainingLoop | None = None) -> dict[str, Any]:
+    """Train `models.build(spec)` without the cache (an engine's worker calls this); returns
+    the payload `fit` stores: CPU state_dict, per-step history, seconds and meta."""
     global TRAINED_COUNT
-    storable = cache.writable()  # checked before, not after, the training it would lose
+    loop = loop or adam_minibatches
+    device = get_device()
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
     model = models.build(spec).to(device)
     history = loop(model, objective, data.to(device).batch_form, settings, desc, progress,
                    val=None if val is None else val.to(device).batch_form)
     seconds = time.perf_counter() - start
-    n_train = len(data)
-    meta = {"device": str(device), "n_train": int(n_train), "torch": str(torch.__version__)}
-    if storable:
-        cache.save(key, {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                         "history": history, "seconds": seconds, "meta": meta})
+    meta = {"device": str(device), "n_train": int(len(data)), "torch": str(torch.__version__)}
     TRAINED_COUNT += 1
+    return {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "history": history, "seconds": seconds, "meta": meta}
+
+
+def from_payload(spec: dict[str, Any], payload: dict[str, Any], key: str, from_cache: bool) -> FitResult:
+    """The model of a stored (or just trained) payload, on this process's device, in eval mode."""
+    model = models.build(spec).to(get_device())
+    model.load_state_dict(payload["state_dict"])
     model.eval()
-    return FitResult(model, history, key, False, seconds, meta)
+    return FitResult(model, payload["history"], key, from_cache, payload["seconds"], payload["meta"])
+
+
+def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any, *,
+        desc: str = "train", progress: bool = True, val: Tensors | None = None,
+        loop: TrainingLoop | None = None) -> FitResult:
+    """Train `models.build(spec)` on `data` to minimise `objective` with `loop` (default
+    `adam_minibatches`, whose settings are a `TrainSettings`), or load it from the cache.
+
+    The objective sees batches of `data.batch_form`: one tensor, or a tuple (e.g. images and
+    labels). With `val` (same form), every term of the objective on it is recorded once per
+    epoch as `history["val_<term>"]` (model in eval mode, no gradients)."""
+    key = cache.key_of(describe(spec, objective, data, settings, val, loop))
+    stored = cache.load(key)
+    if stored is not None:
+        return from_payload(spec, stored, key, True)
+    storable = cache.writable()  # checked before, not after, the training it would lose
+    payload = train_fresh(spec, objective, data, settings, desc=desc, progress=progress, val=val, loop=loop)
+    if storable:
+        cache.save(key, payload)
+    return from_payload(spec, payload, key, False)
 
 
 def adam_minibatches(model: torch.nn.Module, objective: Callable, x: Batch,

@@ -112,10 +112,10 @@ def test_a_failed_notebook_keeps_the_good_copy_and_says_where_the_failure_is(tmp
     bad = _notebook(tmp_path / "bad.ipynb", "x = 1", "raise ValueError('no such column\\nAGE_BIN')")
     target = tmp_path / "out" / "nb.ipynb"
     target.parent.mkdir()
-    runner._execute_one(good, target, {"profile": "smoke"})
+    runner.execute_one(good, target, {"profile": "smoke"})
     assert runner.page_problems(target) == []
     with pytest.raises(runner.NotebookFailed) as info:
-        runner._execute_one(bad, target, {"profile": "smoke"})
+        runner.execute_one(bad, target, {"profile": "smoke"})
     message = str(info.value)
     assert re.search(r"bad.ipynb failed in cell \[\d+\]: ValueError: AGE_BIN\n", message)
     assert message.endswith("out/nb.failed.ipynb")
@@ -159,7 +159,7 @@ def test_two_runs_of_one_notebook_at_once_both_finish(tmp_path):
     target = tmp_path / "out" / "slow.ipynb"
     target.parent.mkdir()
     code = ("import sys; from pathlib import Path; from repro_lib import runner; "
-            "runner._execute_one(Path(sys.argv[1]), Path(sys.argv[2]), {'profile': 'smoke'})")
+            "runner.execute_one(Path(sys.argv[1]), Path(sys.argv[2]), {'profile': 'smoke'})")
     env = {**os.environ, "PYTHONPATH": str(repo_root())}
     runs = [subprocess.Popen([sys.executable, "-c", code, str(source), str(target)], env=env,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]

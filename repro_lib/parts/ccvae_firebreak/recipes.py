@@ -25,7 +25,8 @@ from ...cache import key_of, load_file, save_atomic
 from ...data import Tensors
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, posterior_means
-from ...train import FitResult, TrainSettings, fit
+from ...plans import TrainingJob
+from ...train import FitResult, TrainSettings
 from . import calibration, cell2fire, fire
 from .ccvae import ContinuousCCVAELoss
 from .firebreaks import data_cache_dir, load_firebreaks
@@ -318,15 +319,22 @@ def objective(kind: str, s) -> ContinuousCCVAELoss:
     return ContinuousCCVAELoss(beta=BETA, alpha=0.0 if kind == "VAE" else s.alpha)
 
 
-def train_model(kind: str, data: Data, s) -> FitResult:
-    """Train (or load from the cache) the VAE or the CCVAE; validation terms per epoch."""
+def training_job(kind: str, data: Data, s) -> TrainingJob:
+    """The VAE or the CCVAE as a job of the training plan; validation terms per epoch."""
     settings = TrainSettings(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, seed=0)
-    return fit(model_spec(kind, s), objective(kind, s), data.training, settings, desc=kind,
-               val=data.validation)
+    return TrainingJob("ccvae_firebreak", kind, model_spec(kind, s), objective(kind, s), data.training,
+                       settings, val=data.validation)
+
+
+def training_plan(s) -> list[TrainingJob]:
+    """Every model this part's notebooks train under settings `s` (see `repro_lib.plans`)."""
+    data = load_data(s)
+    return [training_job(kind, data, s) for kind in MODELS]
 
 
 def train_models(data: Data, s) -> dict[str, FitResult]:
-    return {kind: train_model(kind, data, s) for kind in MODELS}
+    """Train (or load from the cache) the VAE and the CCVAE."""
+    return {kind: training_job(kind, data, s).fit() for kind in MODELS}
 
 
 def describe_fits(fits: dict[str, FitResult]) -> dict[str, str]:

@@ -1,0 +1,210 @@
+"""Running training plans (and then notebooks) on Ray.
+
+`train_plan(jobs, address=None)`: each job whose model is not cached runs as a Ray task (one
+GPU each where the cluster has GPUs, else `threads` CPU threads); the worker trains without
+touching any cache (`train.train_fresh`) and returns the weights, and the driver writes them
+to the content-addressed cache atomically, so no shared file system is needed and nothing
+half-written enters the cache. A worker that dies is retried `retries` times (Ray's own
+retry); a job that still fails is reported with its part, model description and error, and
+the other jobs finish. One progress bar on the driver counts jobs done of total.
+
+`run_notebooks(profile, parts, address=None)`: each part's notebooks run in order inside one
+Ray task (a part's later notebooks read its earlier results), parts in parallel; the executed
+copies and result files come back to the driver as bytes and are written atomically there.
+
+Ray is an optional dependency (`pip install "ray>=2.9"`; `make setup` installs it): nothing
+here imports it until an engine runs. Without an address a local Ray starts on this machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm.auto import tqdm
+
+from .paths import repo_root, write_bytes_atomic
+from .threads import threads_per_process
+
+if TYPE_CHECKING:
+    from .plans import TrainingJob
+
+
+class EngineError(RuntimeError):
+    """The engine could not start (Ray missing, a bad address)."""
+
+
+@dataclass
+class PlanReport:
+    """What an engine did with a plan: cached before, trained now, failed (label -> error)."""
+
+    cached: list[str] = field(default_factory=list)
+    trained: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (f"{len(self.trained)} trained, {len(self.cached)} already cached, "
+                f"{len(self.failed)} failed in {self.seconds:.0f} s")
+        return text + "".join(f"\n  FAILED {label}: {error}" for label, error in self.failed.items())
+
+
+def _ray(address: str | None, num_cpus: int | None = None):
+    try:
+        import ray
+    except ImportError:
+        raise EngineError('the Ray engine needs Ray: pip install "ray>=2.9" (make setup installs it), '
+                          "or run without --engine") from None
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private instance
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = num_cpus
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise EngineError(f"could not start or join Ray at {address or 'a local instance'}: {err}") from err
+    return ray
+
+
+def _train_remote(job: TrainingJob, data, val, threads: int) -> dict[str, Any]:
+    """A worker's half: train without the cache and return the payload (CPU tensors)."""
+    import torch
+
+    from . import book_parts, train
+
+    torch.set_num_threads(threads)
+    if job.part in book_parts.PARTS:
+        book_parts.recipes(job.part)  # registers the part's model families in this worker
+    job = replace(job, data=data, val=val)
+    return train.train_fresh(job.spec, job.objective, job.data, job.settings, desc=job.name,
+                             progress=False, val=job.val, loop=job.loop)
+
+
+def train_plan(jobs: list[TrainingJob], address: str | None = None, workers: int | None = None,
+               retries: int = 2, progress: bool = True) -> PlanReport:
+    """Train every uncached job of `jobs` on Ray and store each model on the driver.
+
+    `workers`: parallel CPU tasks on a local Ray (default: the free cores); each gets
+    `threads_per_process(workers)` threads."""
+    from . import cache
+
+    start = time.perf_counter()
+    report = PlanReport()
+    todo: dict[str, TrainingJob] = {}
+    for job in jobs:
+        key = job.key()
+        if cache.path_of(key).exists() or key in todo:
+            report.cached.append(job.label())
+        else:
+            todo[key] = job
+    if not todo:
+        report.seconds = time.perf_counter() - start
+        return report
+    if not cache.writable():
+        raise EngineError(f"the model cache {cache.cache_dir()} is not writable: nothing could be stored")
+    workers = workers or threads_per_process(1)
+    ray = _ray(address, num_cpus=workers if not address else None)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    threads = 1 if gpus else max(1, threads_per_process(workers))
+    task = ray.remote(_train_remote).options(
+        num_gpus=1 if gpus else 0, num_cpus=1 if gpus else threads, max_retries=retries)
+    shared: dict[int, Any] = {}  # one object-store copy per data set, however many jobs use it
+
+    def ref(t):
+        if t is None:
+            return None
+        if id(t) not in shared:
+            shared[id(t)] = ray.put(t.to("cpu"))
+        return shared[id(t)]
+
+    pending = {task.remote(replace(job, data=None, val=None), ref(job.data), ref(job.val), threads): key
+               for key, job in todo.items()}
+    bar = tqdm(total=len(jobs), initial=len(report.cached), desc="training plan", disable=not progress)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        key = pending.pop(done[0])
+        job = todo[key]
+        try:
+            payload = ray.get(done[0])
+        except Exception as err:  # a job that failed after its retries; the others go on
+            report.failed[job.label()] = (f"{type(err).__name__}: {str(err).strip().splitlines()[-1]} "
+                                          f"(model {json.dumps(job.spec, default=str)})")
+        else:
+            cache.save(key, payload)  # atomic: temporary file, then rename
+            report.trained.append(job.label())
+        bar.update()
+        bar.set_postfix(failed=len(report.failed))
+    bar.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run_part_remote(root: str | None, profile: str, notebooks: list[str], threads: int) -> dict[str, Any]:
+    """A worker's half: run a part's notebooks in order into a scratch folder; return the
+    executed copies and the result files they wrote, as bytes keyed by their path relative to
+    the repository, or the first failure. `root` None: the worker's working directory (a
+    cluster node gets the repository through Ray's `working_dir`)."""
+    from . import runner
+    from .results import result_path
+
+    base = Path(root) if root else Path.cwd()
+    os.environ["REPRO_THREADS"] = str(threads)
+    out: dict[str, Any] = {"files": {}, "error": ""}
+    with tempfile.TemporaryDirectory(prefix="repro-ray-") as scratch:
+        for nb in notebooks:
+            target = Path(scratch) / nb
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                runner.execute_one(base / nb, target, {"profile": profile})
+            except Exception as err:
+                out["error"] = f"{nb}: {err}"
+                break
+            out["files"][str((runner.executed_dir(profile) / nb).relative_to(repo_root()))] = target.read_bytes()
+            result = result_path(profile, Path(nb).parts[1], Path(nb).stem)
+            if result.exists():
+                out["files"][str(result.relative_to(repo_root()))] = result.read_bytes()
+    return out
+
+
+def run_notebooks(profile: str, parts: list[str], address: str | None = None,
+                  progress: bool = True) -> dict[str, str]:
+    """Each part's notebooks as one Ray task, parts in parallel; files written on the driver.
+    Returns {part: error} for the parts that failed (empty when all ran)."""
+    from .runner import notebooks_of
+
+    ray = _ray(address, num_cpus=max(1, min(len(parts), threads_per_process(1))))
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    threads = max(1, slots // max(1, len(parts)))
+    options: dict[str, Any] = {"num_cpus": min(threads, slots), "max_retries": 1}
+    if address:  # a cluster's nodes get this checkout, less what they rebuild or never read
+        options["runtime_env"] = {"working_dir": str(repo_root()),
+                                  "excludes": [".venv", ".cache", "_build", "results", ".git"]}
+    task = ray.remote(_run_part_remote).options(**options)
+    root = None if address else str(repo_root())
+    pending = {task.remote(root, profile, [str(nb) for nb in notebooks_of(part)], threads): part
+               for part in parts}
+    failures: dict[str, str] = {}
+    bar = tqdm(total=len(pending), desc="parts", disable=not progress)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        part = pending.pop(done[0])
+        try:
+            out = ray.get(done[0])
+        except Exception as err:
+            out = {"files": {}, "error": f"{type(err).__name__}: {err}"}
+        for relative, data in out["files"].items():
+            path = repo_root() / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, data)
+        if out["error"]:
+            failures[part] = out["error"]
+        bar.update()
+    bar.close()
+    return failures

@@ -1,0 +1,94 @@
+"""Training plans and the Ray engine: a plan's models land in the cache (bit-identical to an
+in-process fit), a failing job is reported while the others finish and leaves nothing in the
+cache, and `plan --check` finds a job that cannot run."""
+import os
+
+import pytest
+import torch
+
+from repro_lib import cache, engine, plans, runner, train
+from repro_lib.data import Tensors
+from repro_lib.objectives import BetaVAE
+from repro_lib.train import TrainSettings
+
+ray = pytest.importorskip("ray", reason="the engine's optional dependency; `make setup` installs it")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def model_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path / "models"))
+    return tmp_path / "models"
+
+
+def _images(seed: int, n: int = 64) -> Tensors:
+    g = torch.Generator().manual_seed(seed)
+    return Tensors((torch.rand(n, 1, 32, 32, generator=g),), f"test-noise:{seed}:{n}")
+
+
+def _job(name: str, latent_dim: int = 3, seed: int = 0, data: Tensors | None = None) -> plans.TrainingJob:
+    spec = {"family": "burgess_vae", "latent_dim": latent_dim}
+    data = data if data is not None else _images(seed)
+    return plans.TrainingJob("toy", name, spec, BetaVAE(1.0), data, TrainSettings(epochs=1, batch_size=32, seed=seed))
+
+
+def test_plan_trains_into_the_cache_exactly_as_fit(local_ray, model_cache, monkeypatch):
+    jobs = [_job("a", seed=0), _job("b", seed=1)]
+    report = engine.train_plan(jobs, workers=2, progress=False)
+    assert sorted(report.trained) == ["toy/a", "toy/b"] and not report.failed
+    assert all(job.cached() for job in jobs)
+    loaded = jobs[0].fit(progress=False)
+    assert loaded.from_cache
+    again = engine.train_plan(jobs, workers=2, progress=False)
+    assert again.trained == [] and sorted(again.cached) == ["toy/a", "toy/b"]
+    # The same training in this process (1 thread, as the worker) gives the same weights.
+    monkeypatch.setenv("REPRO_MODEL_CACHE", str(model_cache.parent / "other"))
+    torch.set_num_threads(1)
+    here = train.fit(jobs[0].spec, jobs[0].objective, jobs[0].data, jobs[0].settings, progress=False)
+    assert not here.from_cache and here.key == loaded.key
+    for name, value in here.model.state_dict().items():
+        assert torch.equal(value, loaded.model.state_dict()[name]), name
+
+
+def test_a_failing_job_is_reported_and_the_others_finish(local_ray, model_cache):
+    bad_data = Tensors((torch.rand(64, 1, 28, 28),), "test-noise:wrong-shape")  # the net wants 32x32
+    good, bad = _job("good", seed=2), _job("bad", data=bad_data)
+    report = engine.train_plan([good, bad], workers=2, retries=0, progress=False)
+    assert report.trained == ["toy/good"]
+    assert list(report.failed) == ["toy/bad"]
+    assert "burgess_vae" in report.failed["toy/bad"] and "Error" in report.failed["toy/bad"]
+    assert good.cached() and not bad.cached()
+    assert not [p for p in model_cache.iterdir() if p.suffix != ".pt"]  # no temporaries left
+    assert "1 failed" in report.summary() and "FAILED toy/bad" in report.summary()
+
+
+def test_plan_check_finds_the_job_that_cannot_run():
+    bad_data = Tensors((torch.rand(8, 1, 28, 28),), "test-noise:wrong-shape")
+    rows = [plans.check_job(_job("good")), plans.check_job(_job("bad", data=bad_data))]
+    assert rows[0].problem == "" and rows[0].parameters > 0
+    assert rows[1].problem.startswith("RuntimeError")
+
+
+def test_engine_refuses_a_read_only_cache(model_cache, monkeypatch):
+    monkeypatch.setattr(cache, "writable", lambda: False)
+    with pytest.raises(engine.EngineError, match="not writable"):
+        engine.train_plan([_job("a", seed=5)], progress=False)
+
+
+def test_ccvae_notebooks_train_through_their_plan(capsys):
+    assert "ccvae_firebreak" in plans.parts_with_plans()
+    assert runner.main(["plan", "--profile", "smoke", "--part", "ccvae_firebreak"]) == 0
+    out = capsys.readouterr().out
+    assert "ccvae_firebreak/VAE" in out and "ccvae_firebreak/CCVAE" in out
+
+
+def test_engine_flags_are_checked(capsys):
+    assert runner.main(["run", "--profile", "smoke", "--engine", "ray", "--notebook", "x.ipynb"]) == 2
+    assert "drop --notebook" in capsys.readouterr().err
