@@ -103,6 +103,41 @@ def check_job(job: TrainingJob, rows: int = 2) -> CheckRow:
     return CheckRow(job.label(), n_params, time.perf_counter() - start, problem)
 
 
+def steps_of(job: TrainingJob) -> int | None:
+    """Optimiser steps the job's training takes (settings with `epochs` and `batch_size`,
+    dropping the last partial batch as `adam_minibatches` does); None for another loop."""
+    s = job.settings
+    if not (hasattr(s, "epochs") and hasattr(s, "batch_size")):
+        return None
+    return s.epochs * max(1, len(job.data) // s.batch_size)
+
+
+def seconds_per_step(job: TrainingJob, steps: int = 3) -> float:
+    """Median seconds of a full-batch training step of `job`'s model on this process's device
+    (after one warm-up step), for estimating what a plan costs."""
+    import statistics
+
+    from .device import get_device
+
+    device = get_device()
+    torch.manual_seed(0)
+    model = models.build(job.spec).to(device)
+    batch = _tiny(job.data.to(device).batch_form, getattr(job.settings, "batch_size", 2))
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-6)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        terms = (job.objective(model, batch, step=0) if getattr(job.objective, "wants_step", False)
+                 else job.objective(model, batch))
+        optimiser.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimiser.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
 def check(parts: list[str], profile: str, rows: int = 2) -> list[CheckRow]:
     """`check_job` over the plans of `parts`; a part whose plan cannot even be built (its data
     is missing, say) gives one row saying why."""
