@@ -85,3 +85,16 @@ def test_ccvae_notebooks_train_through_their_plan(capsys):
 def test_engine_flags_are_checked(capsys):
     assert runner.main(["run", "--profile", "smoke", "--engine", "ray", "--notebook", "x.ipynb"]) == 2
     assert "drop --notebook" in capsys.readouterr().err
+
+
+def test_a_workers_part_run_returns_its_files_as_bytes(tmp_path, monkeypatch):
+    """The worker half of `run_notebooks`, in this process: the executed copy and the result
+    file come back keyed by their path in the repository (the driver writes them)."""
+    monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path / "models"))
+    out = engine._run_part_remote(str(runner.repo_root()), "smoke", ["notebooks/ccvae_firebreak/2_ccvae.ipynb"], 1)
+    assert out["error"] == ""
+    assert set(out["files"]) == {"_build/executed/smoke/notebooks/ccvae_firebreak/2_ccvae.ipynb",
+                                 "results/smoke/ccvae_firebreak/2_ccvae.json"}
+    assert b'"profile": "smoke"' in out["files"]["results/smoke/ccvae_firebreak/2_ccvae.json"]
+    failed = engine._run_part_remote(str(runner.repo_root()), "smoke", ["notebooks/none.ipynb"], 1)
+    assert failed["files"] == {} and failed["error"].startswith("notebooks/none.ipynb")
