@@ -39,6 +39,8 @@ bench: setup
 	$(PY) benchmarks/bench_prior_step.py
 	$(PY) benchmarks/bench_fire.py
 	$(PY) benchmarks/bench_attack.py
+	$(PY) benchmarks/bench_world_models.py
+	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_mig.py
 	$(PY) benchmarks/bench_dds.py
 
