@@ -12,6 +12,8 @@ rest on (each: id, what, notebook, measure, check). A claim lists the gates it n
 e.g. a 95% t-interval over seeds) it is decided only when the whole interval clears the
 check. A check is one comparison: `{">": x}`, `{">=": x}`, `{"<": x}`, `{"<=": x}`,
 `{"between": [lo, hi]}` (then `band:` says where the band comes from) or `{"is": true|false}`.
+A claim on a data set that may be absent names it (`requires_data: <registry name>`), so its
+"not run" row says whether the data set is missing on this machine.
 """
 from __future__ import annotations
 
@@ -152,12 +154,22 @@ def _gate_failures(claim: dict[str, Any], gates: dict[str, dict], results: dict,
     return failed
 
 
+def data_present(name: str) -> bool:
+    """Whether registered data set `name` is here (verified, never downloaded)."""
+    from .data.imagenet import present
+
+    return present(name)
+
+
 def judge(claim: dict[str, Any], gates: dict[str, dict], results: dict, profile: str, part: str
           ) -> tuple[str, str, str]:
     """(our number as text, verdict, why) of one claim; see the module docstring."""
     record = results.get((part, claim["notebook"]))
     where = f"results/{profile}/{part}/{claim['notebook']}.json"
     if record is None:
+        needed = claim.get("requires_data")
+        if needed and not data_present(needed):
+            return "-", "not run", f"the data set {needed!r} is not on this machine (README, Data)"
         return "-", "not run", f"{where} does not exist yet"
     if "problem" in record:
         return "-", "invalid", record["problem"]

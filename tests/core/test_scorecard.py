@@ -95,6 +95,15 @@ def test_missing_and_bad_results_say_what_is_wrong(toy):
     assert v["accuracy 0.99"] == ("invalid", "results/smoke/toy/measure.json has no measure 'accuracy'")
 
 
+def test_a_claim_on_an_absent_data_set_says_so(toy, monkeypatch):
+    claim = {"claim": "c", "notebook": "measure_tiny", "requires_data": "tiny_imagenet"}
+    monkeypatch.setattr(scorecard, "data_present", lambda name: False)
+    assert scorecard.judge(claim, {}, {}, "smoke", "toy") == (
+        "-", "not run", "the data set 'tiny_imagenet' is not on this machine (README, Data)")
+    monkeypatch.setattr(scorecard, "data_present", lambda name: True)
+    assert scorecard.judge(claim, {}, {}, "smoke", "toy")[2] == "results/smoke/toy/measure_tiny.json does not exist yet"
+
+
 @pytest.mark.parametrize("content, says", [
     ("{not json", "cannot be read"),
     (json.dumps(["a list"]), "not a result record"),
