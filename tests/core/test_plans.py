@@ -33,3 +33,21 @@ def test_job_key_is_fits_key(tmp_path, monkeypatch):
 def test_steps_and_step_time():
     assert plans.steps_of(_job("a", epochs=3)) == 3 * (64 // 20)
     assert plans.seconds_per_step(_job("a"), steps=1) > 0
+
+
+def _counting_loop(model, objective, data, settings, desc="", progress=True, val=None):
+    """A loop with its own calling convention (as ProPos's): records what it was given."""
+    _counting_loop.seen.append((len(data[0]), settings.epochs, settings.batch_size))
+    return {"loss": [0.0]}
+
+
+def test_a_job_with_its_own_loop_is_checked_by_running_it_and_duplicates_once():
+    _counting_loop.seen = []
+    data = Tensors((torch.rand(200, 1, 32, 32), torch.zeros(200)), "test-noise:200")
+    jobs = [plans.TrainingJob("toy", f"loop seed {seed}", {"family": "burgess_vae", "latent_dim": 3}, BetaVAE(1.0),
+                              data, TrainSettings(epochs=50, batch_size=100, seed=seed), loop=_counting_loop)
+            for seed in range(3)]
+    rows = [plans.check_job(jobs[0])]
+    assert rows[0].problem == "" and _counting_loop.seen == [(64, 1, 32)]
+    shapes = {plans._shape_of(job) for job in jobs}
+    assert len(shapes) == 1  # the seeds differ only: one check serves all three
