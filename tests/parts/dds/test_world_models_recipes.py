@@ -61,12 +61,12 @@ def test_summary_figures_and_numbers(tmp_path, monkeypatch):
     assert summary["ended"].all()
     wr.rollout_figure(data.train, episodes=2, frames=4)
     models = wr.train_vision_models(data, SMOKE)
-    assert list(models) == ["VAE", "DDS+VAE M=4%"]
+    assert list(models) == ["VAE", "DDS+VAE M=4%", "DDS+VAE M=16%"]
     test = data.test.images().x
     table = wr.reconstruction_table(models, test)
     dds = models["DDS+VAE M=4%"].model
     assert table.loc["DDS+VAE M=4%", "MSE (z = mu)"] == pytest.approx(T.reconstruction_mse(dds, test))
-    assert table["stage 1 MSE (h passed through)"].isna().tolist() == [True, False]
+    assert table["stage 1 MSE (h passed through)"].isna().tolist() == [True, False, False]
     # frozen stage-1 weights count: the trained model has its architecture's parameters
     assert table.loc["DDS+VAE M=4%", "parameters"] == wr.dds_breakdown(SMOKE).loc["total", "this profile"]
     mean = wr.mean_frame_mse(data.train.images().x, test)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import torch
@@ -244,3 +245,494 @@ __all__ = ["WMData", "arch", "load_data", "describe", "rollout_summary", "rollou
            "dds_breakdown", "train_vision_models", "stage1_mse", "reconstruction_table", "mean_frame_mse",
            "reconstruction_figure", "intermediates", "intermediates_figure", "data_numbers", "model_numbers",
            "paper_table3", "frames_to_images"]
+
+
+# ============================================================================ 4_2_2: Table 3
+
+PAPER_TABLE4 = {"FID": {"VAE": 59.46, "DDS+VAE": 25.35}, "FVD": {"VAE": 239.0, "DDS+VAE": 176.0}}
+PAPER_REWARDS = {"VAE": (734.96, 162.75), "DDS+VAE": (818.58, 147.05)}  # mean +- (std, our reading), 100 episodes
+PAPER_PARAMETERS = {"VAE": BASELINE_PARAMETERS, "DDS+VAE": DOCUMENT_DDS_PARAMETERS, "controller": 867}
+CONTROLLER_SEED_OFFSET = 20_000  # CMA-ES training tracks
+EVAL_SEED_OFFSET = 30_000  # evaluation tracks (and the random policy's episodes on them)
+REFERENCE_WINDOW_SEED = 1  # the real reference windows for Table 4 (other tracks: the training rollouts)
+FEATURE_NETS = ("random", "vae_encoder", "inception")
+
+
+def m_key(m: float) -> str:
+    """A result-file key for M: 4 -> "m4", 2.5 -> "m2_5"."""
+    return f"m{m:g}".replace(".", "_")
+
+
+def table3(table: pd.DataFrame, m_percents) -> pd.DataFrame:
+    """Table 3's layout: rows VAE and DDS+VAE, columns M in percent (100 = no selection), ours
+    (`reconstruction_table`'s "MSE (z = mu)") beside the document's, one row each."""
+    ours = {"VAE": {100: float(table.loc["VAE", "MSE (z = mu)"])},
+            "DDS+VAE": {float(m): float(table.loc[f"DDS+VAE M={m:g}%", "MSE (z = mu)"]) for m in m_percents}}
+    rows = {}
+    for model in ("VAE", "DDS+VAE"):
+        rows[f"{model} (ours, test frames)"] = ours[model]
+        rows[f"{model} (document)"] = {float(k): v for k, v in PAPER_TABLE3[model].items()}
+    out = pd.DataFrame(rows).T
+    return out[sorted(out.columns)]
+
+
+def table3_numbers(table: pd.DataFrame, m_percents, mean_mse: float) -> dict:
+    """Table 3's claims and gates: every model's MSE over the mean-frame predictor's (health),
+    DDS over VAE at each M, the largest of those ratios, and MSE at the largest M run over M = the
+    4% (the document: 0.00051 / 0.00039 from 4% to 32%; None unless 4% and a larger M are run)."""
+    vae = float(table.loc["VAE", "MSE (z = mu)"])
+    dds = {float(m): float(table.loc[f"DDS+VAE M={m:g}%", "MSE (z = mu)"]) for m in m_percents}
+    out = {"mean_frame_mse": mean_mse, "vae_mse": vae, "vae_over_mean_frame": vae / mean_mse,
+           "dds_over_mean_frame_max": max(v / mean_mse for v in dds.values())}
+    for m, v in dds.items():
+        out[f"dds_{m_key(m)}_mse"] = v
+        out[f"dds_{m_key(m)}_over_vae"] = v / vae
+    out["dds_over_vae_max"] = max(v / vae for v in dds.values())
+    largest = max(dds)
+    out["dds_largest_m_over_m4"] = dds[largest] / dds[4.0] if 4.0 in dds and largest > 4.0 else None
+    return out
+
+
+def paper_table3_ratios() -> dict:
+    """The document's Table 3 as the ratios our claims read (DDS / VAE at each M)."""
+    vae = PAPER_TABLE3["VAE"][100]
+    return {m: v / vae for m, v in PAPER_TABLE3["DDS+VAE"].items()}
+
+
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+@torch.no_grad()
+def sharpness(images: torch.Tensor) -> float:
+    """Mean absolute response of the 3x3 Laplacian (no padding), per channel, over images
+    (N, C, H, W): the high-frequency detail a blurry reconstruction lacks."""
+    c = images.shape[1]
+    kernel = LAPLACIAN.to(images.dtype).expand(c, 1, 3, 3)
+    return float(torch.nn.functional.conv2d(images, kernel, groups=c).abs().mean())
+
+
+@torch.no_grad()
+def detail_error(recon: torch.Tensor, frames: torch.Tensor) -> float:
+    """Mean squared difference of the 3x3 Laplacian responses (no padding, per channel) of
+    reconstructions and frames (N, C, H, W): 0 when every fine detail is reproduced; a blurry
+    reconstruction scores the frames' own Laplacian energy, one with spurious detail more."""
+    c = frames.shape[1]
+    kernel = LAPLACIAN.to(frames.dtype).expand(c, 1, 3, 3)
+    return float(torch.nn.functional.conv2d(recon - frames, kernel, groups=c).pow(2).mean())
+
+
+@torch.no_grad()
+def sharpness_numbers(models: dict[str, T.TrainedVision], images: torch.Tensor, batch: int = 256) -> dict:
+    """Appendix B's "sharper image details", per model (keys "vae", "dds_m<m>"): its
+    reconstructions' (z = mu) Laplacian energy over the test frames' own ("<key>_sharpness_ratio":
+    > 1 means more high-frequency content than the frames, detail or artefact), and the error of
+    that fine detail (`detail_error`, "<key>_detail_error"), with DDS+VAE's over the VAE's at each M
+    ("dds_m<m>_over_vae_detail_error": below 1 when DDS reproduces the details better)."""
+    chunks = [images[i:i + batch] for i in range(0, len(images), batch)]
+    weights = np.array([len(c) for c in chunks], dtype=float) / len(images)
+    frames = float(np.dot(weights, [sharpness(c) for c in chunks]))
+    out = {}
+    for name, trained in models.items():
+        model = trained.model.eval()
+        device = next(model.parameters()).device
+        recons = [model(c.to(device)).recon.cpu() for c in chunks]
+        key = "vae" if name == "VAE" else f"dds_{m_key(float(name.split('=')[1].rstrip('%')))}"
+        out[f"{key}_sharpness_ratio"] = float(np.dot(weights, [sharpness(r) for r in recons])) / frames
+        out[f"{key}_detail_error"] = float(np.dot(weights, [detail_error(r, c) for r, c in zip(recons, chunks)]))
+    for key in [k[:-len("_detail_error")] for k in out if k.endswith("_detail_error") and k != "vae_detail_error"]:
+        out[f"{key}_over_vae_detail_error"] = out[f"{key}_detail_error"] / out["vae_detail_error"]
+    return out
+
+
+@torch.no_grad()
+def m_explorer_frames(models: dict[str, T.TrainedVision], images: torch.Tensor, n: int = 4
+                      ) -> tuple[list[np.ndarray], list[str]]:
+    """One image per DDS model (label "M = m%"): for `n` test frames, rows frame / kept
+    positions / masked frame / DDS+VAE output / VAE output, as one RGB array (uint8) per model."""
+    picks = images[torch.linspace(0, len(images) - 1, n).long()]
+    vae = models["VAE"].model.eval()
+    vae_out = vae(picks.to(next(vae.parameters()).device)).recon.cpu()
+    frames, labels = [], []
+    for name, trained in models.items():
+        if not isinstance(trained.model, DDSVision):
+            continue
+        parts = intermediates(trained.model, picks)
+        mask = parts["gate x mask"]
+        mask = (mask / mask.flatten(1).amax(1).clamp_min(1e-8)[:, None, None, None]).repeat(1, 3, 1, 1)
+        rows = [parts["frame"], mask, parts["masked frame"], parts["DDS+VAE output"], vae_out]
+        frames.append(_tile(rows))
+        labels.append(name.replace("DDS+VAE ", ""))
+    return frames, labels
+
+
+def _tile(rows: list[torch.Tensor], gap: int = 2) -> np.ndarray:
+    """Rows of (n, 3, H, W) images in [0, 1] -> one (rows*(H+gap), n*(W+gap), 3) uint8 array."""
+    n, _, h, w = rows[0].shape
+    out = torch.ones(len(rows) * (h + gap), n * (w + gap), 3)
+    for r, batch in enumerate(rows):
+        for c in range(n):
+            out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = batch[c].permute(1, 2, 0)
+    return (out.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+# ============================================================================ 4_2_3: memory and dreams
+
+
+def describe_agent(s) -> str:
+    """The memory, dream and controller settings of `s`, in words."""
+    return (f"agents: DDS+VAE at M = {s.wm_agent_m:g}% and the baseline VAE; MDN-RNN (LSTM 256, 5 Gaussians) on "
+            f"{s.wm_seq_len}-step windows of the training rollouts, {s.wm_mdn_epochs} epochs; dreams: "
+            f"{s.wm_dream_sequences} test windows of {s.wm_dream_length} frames, recorded actions, temperature "
+            f"{s.wm_temperature:g}, clips of {s.wm_clip} frames, features: {s.wm_feature_net}; CMA-ES: population "
+            f"{s.wm_popsize}, {s.wm_generations} generations, {s.wm_cma_rollouts} track(s) per candidate, episodes "
+            f"of at most {s.wm_cma_max_steps} steps, sigma0 {s.wm_sigma0:g}; evaluation on {s.wm_eval_episodes} "
+            f"other tracks")
+
+
+def agent_visions(data: WMData, s, seed: int = 0) -> dict[str, T.TrainedVision]:
+    """The two vision models the agents use: "VAE" and "DDS+VAE" at M = wm_agent_m (trained or
+    loaded from the cache: the same models as Table 3's when wm_agent_m is one of its M)."""
+    images = data.train.images()
+    settings = train_settings(s, seed)
+    stage1 = T.train_dds_stage1(images, float(s.wm_agent_m), arch(s), settings)
+    stage2 = T.train_dds_stage2(images, stage1, arch(s), settings, s.wm_alpha, s.wm_lambda, s.wm_free_bits_scope)
+    return {"VAE": T.baseline_vision(T.train_baseline_vae(images, settings)),
+            "DDS+VAE": T.dds_trained_vision(stage1, stage2, float(s.wm_agent_m), arch(s))}
+
+
+def mdn_settings(s, seed: int = 0) -> T.TrainSettings:
+    return T.TrainSettings(epochs=s.wm_mdn_epochs, batch_size=s.wm_batch_size, lr=s.wm_lr, seed=seed)
+
+
+def train_memories(data: WMData, visions: dict[str, T.TrainedVision], s, seed: int = 0) -> dict:
+    """One MDN-RNN per vision model, on wm_seq_len-step windows of the training rollouts encoded
+    by that model (cached by content)."""
+    return {name: T.train_mdn_rnn(T.encode_sequences(v, data.train, s.wm_seq_len), mdn_settings(s, seed))
+            for name, v in visions.items()}
+
+
+def sample_latents(sequences, seed: int = 0):
+    """(mu, logvar, actions) windows with mu replaced by one seeded draw z ~ N(mu, exp(logvar)):
+    the latents the MDN-RNN is trained to predict (Ha's recipe), for scoring it and its baseline."""
+    from ....data import Tensors
+
+    mu, logvar, actions = sequences.tensors
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    return Tensors((mu + eps * (0.5 * logvar).exp(), logvar, actions), f"{sequences.data_id}:sampled{seed}")
+
+
+@torch.no_grad()
+def mdn_test_nll(mdn: torch.nn.Module, sequences) -> float:
+    """Mean NLL per latent unit of z_{t+1} under the MDN-RNN's mixture, on held-out windows
+    (z, logvar, actions): z is the first tensor as given (`sample_latents` draws it)."""
+    from .mdn_rnn import MDNSequenceLoss
+
+    mdn.eval()
+    device = next(mdn.parameters()).device
+    batch = tuple(t.to(device) for t in sequences.tensors)
+    return float(MDNSequenceLoss(sample_z=False)(mdn, batch)["nll"])
+
+
+def gaussian_baseline_nll(train_sequences, test_sequences) -> float:
+    """The MDN's floor: mean NLL per latent unit of the test z_{t+1} under one fixed diagonal
+    Gaussian fitted (maximum likelihood) to all training z, ignoring the past and the actions."""
+    z_train = train_sequences.tensors[0].reshape(-1, train_sequences.tensors[0].shape[-1]).double()
+    mean, var = z_train.mean(0), z_train.var(0, unbiased=False).clamp_min(1e-12)
+    target = test_sequences.tensors[0][:, 1:].double()
+    nll = 0.5 * ((target - mean).pow(2) / var + var.log() + np.log(2 * np.pi))
+    return float(nll.mean())
+
+
+def memory_table(data: WMData, visions: dict[str, T.TrainedVision], memories: dict, s) -> pd.DataFrame:
+    """Per vision model: the MDN-RNN's training loss at the end, its test NLL per unit and the
+    fixed-Gaussian baseline's on the same test windows (lower is better), z drawn once from each
+    frame's posterior (what the MDN-RNN is trained on; seeded) for both."""
+    rows = {}
+    for name, v in visions.items():
+        train_seqs = sample_latents(T.encode_sequences(v, data.train, s.wm_seq_len), 0)
+        test_seqs = sample_latents(T.encode_sequences(v, data.test, s.wm_seq_len), 1)
+        history = memories[name].history.get("nll") or memories[name].history.get("loss") or [float("nan")]
+        rows[name] = {"MDN train NLL / unit (last step)": float(history[-1]),
+                      "MDN test NLL / unit": mdn_test_nll(memories[name].model, test_seqs),
+                      "fixed Gaussian test NLL / unit": gaussian_baseline_nll(train_seqs, test_seqs),
+                      "test windows": int(len(test_seqs.tensors[0]))}
+    return pd.DataFrame(rows).T
+
+
+def feature_network(s, visions: dict[str, T.TrainedVision] | None = None):
+    """Table 4's feature network (wm_feature_net): "random" (a fixed random conv net, the offline
+    default), "vae_encoder" (the baseline VAE's encoder: favours what that model sees) or
+    "inception" (a user's TorchScript Inception-v3 from $REPRO_INCEPTION_TORCHSCRIPT: FID)."""
+    from . import features as Fe
+
+    if s.wm_feature_net == "random":
+        return Fe.random_conv_network(0)
+    if s.wm_feature_net == "vae_encoder":
+        if not visions:
+            raise ValueError("wm_feature_net='vae_encoder' needs the trained vision models")
+        return Fe.encoder_network(visions["VAE"].model, "encoder of this profile's baseline VAE")
+    if s.wm_feature_net == "inception":
+        return Fe.torchscript_network(None, "inception")
+    raise ValueError(f"wm_feature_net must be one of {FEATURE_NETS}, got {s.wm_feature_net!r}")
+
+
+def make_dreams(data: WMData, visions: dict, memories: dict, s, seed: int = 0) -> dict:
+    """Table 4's three sets: `real` (wm_dream_sequences windows of wm_dream_length test frames),
+    each model's dreams from the windows' first frames under their recorded actions at
+    temperature wm_temperature, and `reference` (as many real windows of the training tracks:
+    what a perfect model would score at this sample size). Also `windows` (episode, start)."""
+    from .dreams import dream_windows, real_windows
+
+    length = int(s.wm_dream_length) - 1
+    windows = real_windows(data.test, length, int(s.wm_dream_sequences), seed)
+    reference = real_windows(data.train, length, int(s.wm_dream_sequences), seed + REFERENCE_WINDOW_SEED)
+    dreams = {name: dream_windows(visions[name].model, memories[name].model, windows, s.wm_temperature, seed)
+              for name in visions}
+    return {"real": windows["frames"], "reference": reference["frames"], "dreams": dreams,
+            "actions": windows["actions"], "episode": windows["episode"], "start": windows["start"]}
+
+
+def sequence_features(sequences: torch.Tensor, network, clip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence (S, T, 3, 64, 64): frame features (S, T, d) and clip features (S, T // clip, 2d)
+    (`features.clip_features`), so that sequences can be resampled without recomputing them."""
+    from .features import clip_features
+
+    s, t = sequences.shape[:2]
+    frames = network.features(sequences.flatten(0, 1)).unflatten(0, (s, t)).numpy()
+    clips = clip_features(sequences, network, clip).unflatten(0, (s, t // clip)).numpy()
+    return frames, clips
+
+
+def _fd(a: np.ndarray, b: np.ndarray) -> float:
+    from ....metrics.frechet import frechet_from_features
+
+    return frechet_from_features(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]))
+
+
+def dream_distances(dreams: dict, network, clip: int, boot: int = 200, seed: int = 0) -> dict:
+    """Table 4 on `network`: per set (each model's dreams and the real reference), the Frechet
+    distance of its frames and of its clips to the real sequences; and the difference
+    DDS+VAE minus VAE with a 95% percentile bootstrap interval over sequences (the same resampled
+    sequences for the real set and both dream sets: they share first frames and actions)."""
+    from .features import metric_name
+
+    real_f, real_c = sequence_features(dreams["real"], network, clip)
+    sets = {"real (other sequences)": dreams["reference"], **dreams["dreams"]}
+    feats = {name: sequence_features(x, network, clip) for name, x in sets.items()}
+    frame_name, clip_name = metric_name(network, video=False), metric_name(network, video=True)
+    table = pd.DataFrame({name: {frame_name: _fd(real_f, f), clip_name: _fd(real_c, c)}
+                          for name, (f, c) in feats.items()}).T
+    rng = np.random.default_rng(seed)
+    n = len(real_f)
+    diffs = {"frame": [], "clip": []}
+    (vf, vc), (df, dc) = feats["VAE"], feats["DDS+VAE"]
+    for _ in range(boot):
+        i = rng.integers(0, n, n)
+        diffs["frame"].append(_fd(real_f[i], df[i]) - _fd(real_f[i], vf[i]))
+        diffs["clip"].append(_fd(real_c[i], dc[i]) - _fd(real_c[i], vc[i]))
+    out = {"table": table, "frame_metric": frame_name, "clip_metric": clip_name}
+    for kind, name in (("frame", frame_name), ("clip", clip_name)):
+        out[f"{kind}_dds_minus_vae"] = float(table.loc["DDS+VAE", name] - table.loc["VAE", name])
+        low, high = np.percentile(diffs[kind], [2.5, 97.5]) if boot >= 20 else (None, None)
+        out[f"{kind}_dds_minus_vae_ci"] = [None if low is None else float(low), None if high is None else float(high)]
+    return out
+
+
+def table4(distances: dict) -> pd.DataFrame:
+    """Ours (named by the feature network) beside the document's FID and FVD."""
+    t = distances["table"]
+    rows = {distances["frame_metric"]: {"VAE": t.loc["VAE", distances["frame_metric"]],
+                                        "DDS+VAE": t.loc["DDS+VAE", distances["frame_metric"]],
+                                        "real (other sequences)": t.loc["real (other sequences)",
+                                                                        distances["frame_metric"]]},
+            distances["clip_metric"]: {"VAE": t.loc["VAE", distances["clip_metric"]],
+                                       "DDS+VAE": t.loc["DDS+VAE", distances["clip_metric"]],
+                                       "real (other sequences)": t.loc["real (other sequences)",
+                                                                       distances["clip_metric"]]},
+            "FID (document, Inception-v3)": {**PAPER_TABLE4["FID"], "real (other sequences)": None},
+            "FVD (document, I3D)": {**PAPER_TABLE4["FVD"], "real (other sequences)": None}}
+    return pd.DataFrame(rows).T
+
+
+def dream_numbers(memory: pd.DataFrame, distances: dict) -> dict:
+    """Table 4's claims and the gates they need (keys of the result file)."""
+    t, fm, cm = distances["table"], distances["frame_metric"], distances["clip_metric"]
+    out = {"mdn_minus_gaussian_nll_max": float((memory["MDN test NLL / unit"]
+                                                - memory["fixed Gaussian test NLL / unit"]).max())}
+    for name, key in (("VAE", "vae"), ("DDS+VAE", "dds")):
+        out[f"mdn_test_nll_{key}"] = float(memory.loc[name, "MDN test NLL / unit"])
+        out[f"gaussian_test_nll_{key}"] = float(memory.loc[name, "fixed Gaussian test NLL / unit"])
+        out[f"frame_fd_{key}"] = float(t.loc[name, fm])
+        out[f"clip_fd_{key}"] = float(t.loc[name, cm])
+    out["frame_fd_reference"] = float(t.loc["real (other sequences)", fm])
+    out["clip_fd_reference"] = float(t.loc["real (other sequences)", cm])
+    worst = max(out["frame_fd_vae"], out["frame_fd_dds"])
+    out["reference_over_worst_dream_frame_fd"] = out["frame_fd_reference"] / worst if worst > 0 else None
+    for kind in ("frame", "clip"):
+        out[f"{kind}_fd_dds_minus_vae"] = distances[f"{kind}_dds_minus_vae"]
+        out[f"{kind}_fd_dds_minus_vae_ci"] = distances[f"{kind}_dds_minus_vae_ci"]
+    out["feature_network"] = distances["frame_metric"]
+    return out
+
+
+def intervals_table(numbers: dict, rows: dict[str, str]) -> pd.DataFrame:
+    """Rows `label: key` of a result dict: the value of `key` and its interval `key`_ci (if any)."""
+    out = {}
+    for label, key in rows.items():
+        low, high = numbers.get(f"{key}_ci") or (None, None)
+        out[label] = {"value": numbers[key], "95% low": low, "95% high": high}
+    return pd.DataFrame(out).T
+
+
+def dream_strip(dreams: dict, index: int = 0, frames: int = 8) -> plt.Figure:
+    """Figure 3: one sequence, `frames` evenly spaced steps; rows real / VAE dream / DDS+VAE dream."""
+    rows = {"real": dreams["real"][index], **{f"{k} dream": v[index] for k, v in dreams["dreams"].items()}}
+    t_total = rows["real"].shape[0]
+    steps = np.linspace(0, t_total - 1, frames).round().astype(int)
+    fig, axes = plt.subplots(len(rows), frames, figsize=(1.3 * frames, 1.45 * len(rows)), squeeze=False)
+    for r, (name, seq) in enumerate(rows.items()):
+        for c, t in enumerate(steps):
+            axes[r, c].imshow(seq[t].permute(1, 2, 0).clamp(0, 1).numpy())
+            axes[r, c].axis("off")
+            if r == 0:
+                axes[r, c].set_title(f"t = {t}", fontsize=7)
+        axes[r, 0].text(-6, 32, name, rotation=90, va="center", ha="right", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def dream_scrubber_frames(dreams: dict, index: int = 0, step: int = 1) -> tuple[list[np.ndarray], list[str]]:
+    """One image per time step t (every `step`-th) of sequence `index`: real, VAE dream and DDS+VAE
+    dream side by side (uint8 arrays for `repro_lib.widgets.image_explorer`), labels "t = ..."."""
+    seqs = [dreams["real"][index], *[v[index] for v in dreams["dreams"].values()]]
+    frames, labels = [], []
+    for t in range(0, seqs[0].shape[0], step):
+        frames.append(_tile([torch.stack([s[t] for s in seqs])]))
+        labels.append(f"t = {t}")
+    return frames, labels
+
+
+# ============================================================================ 4_2_4: the controller
+
+
+def cma_settings(s, seed: int = 0):
+    from .controller import CMASettings
+
+    return CMASettings(popsize=int(s.wm_popsize), generations=int(s.wm_generations), rollouts=int(s.wm_cma_rollouts),
+                       max_steps=int(s.wm_cma_max_steps), sigma0=float(s.wm_sigma0), seed=seed)
+
+
+def controller_tracks(s) -> list[int]:
+    """CMA-ES's track seeds: a new set of wm_cma_rollouts tracks every generation."""
+    n = int(s.wm_generations) * int(s.wm_cma_rollouts)
+    return list(range(CONTROLLER_SEED_OFFSET, CONTROLLER_SEED_OFFSET + n))
+
+
+def eval_tracks(s) -> list[int]:
+    return list(range(EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + int(s.wm_eval_episodes)))
+
+
+def train_controllers(visions: dict, memories: dict, s, seed: int = 0) -> dict:
+    """One controller per vision model, CMA-ES on the real environment (cached by content)."""
+    return {name: T.train_controller(visions[name], memories[name], controller_tracks(s), cma_settings(s, seed),
+                                     workers=int(s.wm_workers)) for name in visions}
+
+
+def evaluate_controllers(visions: dict, memories: dict, controllers: dict, s) -> dict[str, np.ndarray]:
+    """Each controller's return on the wm_eval_episodes evaluation tracks (at most wm_cma_max_steps
+    steps), and "random policy": the Brownian policy's return on the same tracks."""
+    from .controller import evaluate_controller
+
+    out = {}
+    for name in visions:
+        out[name] = evaluate_controller(visions[name].model, visions[name].spec, memories[name].model,
+                                        T.mdn_spec_of(memories[name]), controllers[name].model, eval_tracks(s),
+                                        int(s.wm_cma_max_steps), int(s.wm_workers))
+    random = load_rollouts(eval_tracks(s), int(s.wm_cma_max_steps), int(s.wm_workers), progress=False)
+    out["random policy"] = rollout_summary(random)["return"].to_numpy()
+    return out
+
+
+def generations_to_fraction(best: list[float], fraction: float = 0.9) -> int:
+    """The first generation (0-based) whose best-of-population reward reaches r_0 + fraction *
+    (max - r_0), r_0 the first generation's: how fast a curve of Figure 4 rises."""
+    b = np.asarray(best, dtype=float)
+    if b.ndim != 1 or not len(b):
+        raise ValueError("need a non-empty curve")
+    target = b[0] + fraction * (b.max() - b[0])
+    return int(np.argmax(b >= target - 1e-12))
+
+
+def plateau_gain(best: list[float]) -> float | None:
+    """(mean of the last quarter of a Figure 4 curve - mean of the quarter before) / the curve's
+    range: near 0 once CMA-ES has stopped improving; None under 16 generations (quarters of fewer
+    than 4 generations say nothing about a noisy curve)."""
+    b = np.asarray(best, dtype=float)
+    if len(b) < 16:
+        return None
+    q = len(b) // 4
+    spread = float(b.max() - b.min())
+    return float((b[-q:].mean() - b[-2 * q:-q].mean()) / spread) if spread > 0 else 0.0
+
+
+def figure4(controllers: dict) -> plt.Figure:
+    """Figure 4: best-of-population reward per generation (and the population's mean, dashed)."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for (name, result), color in zip(controllers.items(), ("tab:blue", "tab:orange")):
+        h = result.history
+        g = np.arange(1, len(h["best_reward"]) + 1)
+        ax.plot(g, h["best_reward"], color=color, marker="o", ms=3, label=f"{name}: best of population")
+        ax.plot(g, h["mean_reward"], color=color, ls="--", alpha=0.6, label=f"{name}: population mean")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("generation")
+    ax.set_ylabel("reward (mean over the generation's tracks)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reward_table(returns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Mean, std, n and 95% interval of the returns per policy, with the document's mean +- std."""
+    from .controller import reward_summary
+
+    rows = {}
+    for name, r in returns.items():
+        rows[name] = reward_summary(r)
+        paper = PAPER_REWARDS.get(name)
+        rows[name].update({"document mean": paper[0] if paper else None, "document +-": paper[1] if paper else None})
+    return pd.DataFrame(rows).T
+
+
+def controller_numbers(controllers: dict, returns: dict[str, np.ndarray]) -> dict:
+    """Figure 4's and the rewards' claims and gates (keys of the result file)."""
+    from .controller import difference_interval, reward_summary
+
+    out = {}
+    for name, key in (("VAE", "vae"), ("DDS+VAE", "dds")):
+        best = controllers[name].history["best_reward"]
+        summary = reward_summary(returns[name])
+        out.update({f"reward_{key}_mean": summary["mean"], f"reward_{key}_std": summary["std"],
+                    f"reward_{key}_ci": [summary["ci_low"], summary["ci_high"]],
+                    f"best_curve_{key}": [float(v) for v in best],
+                    f"generations_to_90pct_{key}": generations_to_fraction(best),
+                    f"plateau_gain_{key}": plateau_gain(best),
+                    f"{key}_minus_random": float(np.mean(returns[name]) - np.mean(returns["random policy"]))})
+    out["reward_random_mean"] = float(np.mean(returns["random policy"]))
+    out["controllers_minus_random_min"] = min(out["vae_minus_random"], out["dds_minus_random"])
+    gains = [out["plateau_gain_vae"], out["plateau_gain_dds"]]
+    out["plateau_gain_max"] = None if None in gains else max(gains)
+    diff = difference_interval(returns["VAE"], returns["DDS+VAE"])
+    out["reward_dds_minus_vae"] = diff["difference"]
+    out["reward_dds_minus_vae_ci"] = [diff["ci_low"], diff["ci_high"]]
+    out["generations_to_90pct_dds_minus_vae"] = out["generations_to_90pct_dds"] - out["generations_to_90pct_vae"]
+    out["eval_episodes"] = int(len(returns["VAE"]))
+    return out
+
+
+__all__ += ["describe_agent", "m_key", "sharpness", "detail_error", "sharpness_numbers", "table3", "table3_numbers",
+            "paper_table3_ratios", "m_explorer_frames", "agent_visions", "train_memories", "sample_latents",
+            "mdn_test_nll", "gaussian_baseline_nll", "memory_table", "feature_network", "make_dreams",
+            "sequence_features", "dream_distances", "table4", "dream_numbers", "intervals_table",
+            "dream_strip", "dream_scrubber_frames", "cma_settings", "controller_tracks", "eval_tracks",
+            "train_controllers", "evaluate_controllers", "generations_to_fraction", "plateau_gain", "figure4",
+            "reward_table", "controller_numbers"]
