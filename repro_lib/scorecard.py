@@ -174,14 +174,14 @@ def judge(claim: dict[str, Any], gates: dict[str, dict], results: dict, profile:
     if "problem" in record:
         return "-", "invalid", record["problem"]
     value, wrong = _number(record["numbers"], claim["measure"], where)
+    failed = _gate_failures(claim, gates, results, profile, part)
+    if failed and claim["measure"] in record["numbers"]:  # a model that failed its gate: whatever
+        return ("-" if wrong else _format(value)), "inconclusive", "; ".join(failed)  # it measured (NaN too)
     if wrong:
         return "-", "invalid", wrong
     if not isinstance(value, (bool, int, float)):
         return _format(value), "invalid", f"{where} gives {claim['measure']!r} = {value!r}, not a number"
     ours = _format(value)
-    failed = _gate_failures(claim, gates, results, profile, part)
-    if failed:
-        return ours, "inconclusive", "; ".join(failed)
     if claim.get("interval"):
         bounds, wrong = _number(record["numbers"], claim["interval"], where)
         if wrong or not (isinstance(bounds, list) and len(bounds) == 2):

@@ -95,6 +95,15 @@ def test_missing_and_bad_results_say_what_is_wrong(toy):
     assert v["accuracy 0.99"] == ("invalid", "results/smoke/toy/measure.json has no measure 'accuracy'")
 
 
+def test_a_nan_measure_behind_a_failed_gate_is_inconclusive(toy):
+    toy("train", {"recon": 236.0, "active": 3})
+    toy("measure", {"ratio": 60.0, "trend": float("nan"), "diff": 0.05, "diff_ci": [0.01, 0.09], "accuracy": 0.99})
+    verdict, why = _verdicts()["the prior separates latents"]
+    assert verdict == "inconclusive" and why.startswith("gate recon failed")
+    toy("train", {"recon": 150.0, "active": 3})
+    assert _verdicts()["the prior separates latents"][0] == "invalid"  # healthy models: a NaN is a fault
+
+
 def test_a_claim_on_an_absent_data_set_says_so(toy, monkeypatch):
     claim = {"claim": "c", "notebook": "measure_tiny", "requires_data": "tiny_imagenet"}
     monkeypatch.setattr(scorecard, "data_present", lambda name: False)
