@@ -126,10 +126,11 @@ def mixup_inputs(x_i, y_i, x_j, y_j, mode: str) -> tuple[torch.Tensor, torch.Ten
 
 class MSVAE:
     """A trained stage 1 (any VAE of the `models.vae` interface) and stage 2
-    (`MSVAEStage2`), for inference: eval mode, z = mu, no gradients."""
+    (`MSVAEStage2`), for inference: eval mode, z = mu, no gradients. `history`: stage 2's
+    per-step training terms, when known."""
 
-    def __init__(self, stage1: nn.Module, stage2: MSVAEStage2):
-        self.stage1, self.stage2 = stage1, stage2
+    def __init__(self, stage1: nn.Module, stage2: MSVAEStage2, history: dict | None = None):
+        self.stage1, self.stage2, self.history = stage1, stage2, history
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """x_hat = decode(Y, mu(X - Y)) with Y the stage-1 reconstruction of x."""

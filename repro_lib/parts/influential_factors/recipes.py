@@ -197,7 +197,7 @@ def train_msvae(stage1: FitResult, data: Tensors, spec: dict, epochs: int,
     pairs = data.derive(f"stage1={stage1.key}", x, reconstructions(stage1.model, x))
     stage2 = fit(spec, MSVAEStage2ELBO(), pairs,
                  TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(lr)), desc="MSVAE stage 2")
-    return MSVAE(stage1.model, stage2.model)
+    return MSVAE(stage1.model, stage2.model, stage2.history)
 
 
 def train_mnist_2d(data: Tensors, s, beta: float) -> FitResult:
@@ -217,6 +217,17 @@ def loss_per_epoch(history: dict, n: int, batch_size: int) -> np.ndarray:
     steps = max(1, n // batch_size)
     loss = np.asarray(history["loss"], dtype=float)
     return loss[: len(loss) // steps * steps].reshape(-1, steps).mean(1)
+
+
+def last_epoch_improvement(history: dict, n: int, batch_size: int, floor: float = 0.0) -> float:
+    """How much of what remains the last epoch removed: the fall of the mean training loss
+    from the second-to-last epoch to the last (`loss_per_epoch`) over the second-to-last's
+    excess above `floor` (the loss no model can beat, e.g. `perfect_nll` of the data; 0 gives
+    the plain relative fall). Near 0 once training has levelled off; NaN with < 2 epochs."""
+    loss = loss_per_epoch(history, n, batch_size)
+    if len(loss) < 2:
+        return float("nan")
+    return float((loss[-2] - loss[-1]) / abs(loss[-2] - floor))
 
 
 def decreasing_share(history: dict, segments: int = 10) -> float:
@@ -318,13 +329,15 @@ def reconstructed_table(model, table: Table) -> pd.DataFrame:
 
 def sweep(table: Table, s, grid, which=SCORES, extra=None) -> pd.DataFrame:
     """One row per (LD, lr, beta) of `grid`: trains (or loads) each model and scores it;
-    `extra(model, (LD, lr, beta))`, when given, returns more columns for the row."""
+    `extra(model, (LD, lr, beta))`, when given, returns more columns for the row. Every row
+    also has the model's health (`table_health`): "active latents" and `GAIN`."""
     rows = []
     for ld, lr, beta in tqdm(list(grid), desc="models"):
         fit_ = train_table(table, s, ld, lr, beta)
         more = extra(fit_.model, (ld, lr, beta)) if extra else {}
+        health = table_health(fit_.model, table.x)
         rows.append({"LD": ld, "lr": lr, "beta": beta, **table_scores(fit_.model, table, s, which), **more,
-                     "active latents": active_latents(fit_.model, table.x),
+                     "active latents": health["active latents"], GAIN: health[GAIN],
                      "trained": "cached" if fit_.from_cache else f"{fit_.seconds:.0f} s"})
     return pd.DataFrame(rows)
 
@@ -343,26 +356,40 @@ def best_eval_accuracy(frame: pd.DataFrame, ld: int) -> float:
 
 
 def factorvae_claims(t51: pd.DataFrame, t52: pd.DataFrame, t53: pd.DataFrame, celeba_lds, celeba_lrs,
-                     table52_lds, beta_lds, beta_lrs) -> dict:
-    """Tables 5.1-5.3's claims from our tables (columns LD, lr, [beta,] eval accuracy):
-    the share of CelebA LDs where the smallest lr beats the largest; CelebA's accuracy at the
-    largest LD minus the smallest (smallest lr); the table's best accuracy at LD 5 minus the
-    best at the other LDs of Table 5.2, and over the chance level 1/5; the largest range over
-    beta within one (LD, lr) of Table 5.3; and Table 5.3's mean accuracy at the smallest LD
-    minus the largest, at lr 1e-4 (else the first of `beta_lrs`)."""
+                     table52_lds, beta_lds, beta_lrs, face_votes: int, votes: int) -> dict:
+    """Tables 5.1-5.3's claims from our tables (columns LD, lr, [beta,] eval accuracy), with
+    95% intervals from the votes' binomial noise (`excess_difference`, `binomial_interval`;
+    `face_votes` / `votes` eval votes per CelebA / table model). Comparisons across LDs are of
+    the accuracy above chance (accuracy - 1/LD), so a model at chance cannot win them.
+
+    celeba_small_lr_wins_share: share of CelebA LDs where the smallest lr beats the largest
+    (NaN with one lr); celeba_ld_excess_change: accuracy above chance at the largest CelebA LD
+    minus the smallest (smallest lr); table_ld5_margin: the table's best accuracy above chance
+    at LD 5 minus the best at any other LD of Table 5.2; table_ld5_over_chance: LD 5's best
+    accuracy over 1/5; table_beta_max_range: the largest range over beta within one (LD, lr)
+    of Table 5.3; table_small_ld_excess: Table 5.3's mean accuracy above chance at the
+    smallest LD minus the largest, at lr 1e-4 (else the first of `beta_lrs`)."""
     t51i = t51.set_index(["LD", "lr"])["eval accuracy"]
     small, big = min(celeba_lrs), max(celeba_lrs)
     wins = [t51i[(ld, small)] > t51i[(ld, big)] for ld in celeba_lds]
-    others = [best_eval_accuracy(t52, ld) for ld in table52_lds if ld != 5]
+    ld_lo, ld_hi = min(celeba_lds), max(celeba_lds)
+    celeba = excess_difference([t51i[(ld_hi, small)]], ld_hi, [t51i[(ld_lo, small)]], ld_lo, face_votes)
+    best5 = best_eval_accuracy(t52, 5)
+    other = max((ld for ld in table52_lds if ld != 5), key=lambda ld: best_eval_accuracy(t52, ld) - 1 / ld)
+    margin = excess_difference([best5], 5, [best_eval_accuracy(t52, other)], other, votes)
     lr4 = 1e-4 if 1e-4 in beta_lrs else beta_lrs[0]
+    ld_s, ld_b = min(beta_lds), max(beta_lds)
+    small_ld = excess_difference(t53[(t53.LD == ld_s) & (t53.lr == lr4)]["eval accuracy"].tolist(), ld_s,
+                                 t53[(t53.LD == ld_b) & (t53.lr == lr4)]["eval accuracy"].tolist(), ld_b, votes)
     return {
-        "celeba_small_lr_wins_share": float(np.mean(wins)),
-        "celeba_ld25_minus_ld10": float(t51i[(max(celeba_lds), small)] - t51i[(min(celeba_lds), small)]),
-        "table_ld5_margin": float(best_eval_accuracy(t52, 5) - max(others)),
-        "table_ld5_over_chance": float(5 * best_eval_accuracy(t52, 5)),
+        "celeba_small_lr_wins_share": float(np.mean(wins)) if small != big else float("nan"),
+        "celeba_learning_rates": len(set(celeba_lrs)),
+        "celeba_ld_excess_change": celeba[0], "celeba_ld_excess_change_ci": celeba[1],
+        "table_ld5_margin": margin[0], "table_ld5_margin_ci": margin[1],
+        "table_ld5_over_chance": float(5 * best5),
+        "table_ld5_over_chance_ci": [5 * v for v in binomial_interval(best5, votes)],
         "table_beta_max_range": float(t53.groupby(["LD", "lr"])["eval accuracy"].agg(np.ptp).max()),
-        "table_ld4_minus_ld10": float(t53[(t53.LD == min(beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()
-                                      - t53[(t53.LD == max(beta_lds)) & (t53.lr == lr4)]["eval accuracy"].mean()),
+        "table_small_ld_excess": small_ld[0], "table_small_ld_excess_ci": small_ld[1],
     }
 
 
@@ -554,15 +581,39 @@ def msvae_over_tcvae(mses: dict) -> float:
     return mses["MSVAE"] / mses["beta-TCVAE"]
 
 
-def mixup_relative_distance(outputs, x_i: torch.Tensor, x_j: torch.Tensor) -> float:
-    """Figures 4-4 to 4-6's claim: how far apart the mixup variants are, relative to the
-    faces they mix. `outputs`: the variants' images, each (N, C, H, W); x_i, x_j (N, C, H, W)
-    the source faces. Per pair i, the mean Euclidean distance between two variants over
-    |x_i - x_j|, averaged over pairs."""
+def mixup_pair_distances(outputs, x_i: torch.Tensor, x_j: torch.Tensor) -> np.ndarray:
+    """Per pair i (N,): the mean Euclidean distance between two mixup variants over |x_i - x_j|.
+    `outputs`: the variants' images, each (N, C, H, W); x_i, x_j (N, C, H, W) the source faces."""
     between = np.mean([(a - b).flatten(1).norm(dim=1).cpu().numpy()
                        for a, b in itertools.combinations(outputs, 2)], axis=0)
     apart = (x_i - x_j).flatten(1).norm(dim=1).cpu().numpy()
-    return float(np.mean(between / apart))
+    return between / apart
+
+
+def mixup_relative_distance(outputs, x_i: torch.Tensor, x_j: torch.Tensor) -> float:
+    """Figures 4-4 to 4-6's claim: how far apart the mixup variants are, relative to the
+    faces they mix: `mixup_pair_distances` averaged over pairs."""
+    return float(np.mean(mixup_pair_distances(outputs, x_i, x_j)))
+
+
+def per_image_mse(recon: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+    """Mean squared error of each image (N,) of two same-shaped (N, ...) tensors."""
+    return (recon - x).pow(2).flatten(1).mean(1).cpu().numpy()
+
+
+def msvae_ratio_interval(x: torch.Tensor, stage1_recon: torch.Tensor, msvae_recon: torch.Tensor,
+                         n_resamples: int = 1000) -> list[float]:
+    """95% bootstrap interval over the images of x (`bootstrap_interval`) of `msvae_over_tcvae`:
+    the MSVAE's MSE over the beta-TCVAE's."""
+    a, b = per_image_mse(msvae_recon, x), per_image_mse(stage1_recon, x)
+    return bootstrap_interval(lambda i: a[i].mean() / b[i].mean(), len(a), n_resamples)
+
+
+def variance_ratio_interval(tcvae: torch.Tensor, betavae: torch.Tensor, n_resamples: int = 1000) -> list[float]:
+    """95% bootstrap interval over the held-out images (`bootstrap_interval`) of the beta-VAE's
+    `across_image_variance` over the beta-TCVAE's (reconstructions of the same images, (N, C, H, W))."""
+    a, b = betavae.flatten(1).cpu().double(), tcvae.flatten(1).cpu().double()
+    return bootstrap_interval(lambda i: float(a[i].var(0).mean() / b[i].var(0).mean()), len(a), n_resamples)
 
 
 def to_32px(images) -> torch.Tensor:
@@ -595,3 +646,99 @@ def dsprites_scores(model, gen: DSpritesLike, x: torch.Tensor, factors: np.ndarr
     fvs = factorvae_score(lambda obs: mean_codes(model, to_32px(obs).to(x.device)), gen,
                           n_train_votes=n_train_votes, n_eval_votes=n_eval_votes, n_variance=n_variance)
     return {"MIG": mig(mean_codes(model, x), factors), "FactorVAE (Kim & Mnih) eval": fvs.eval_accuracy}
+
+
+# ----------------------------------------------------------------------------- health and intervals
+
+# The name of a table model's health column in `sweep`: nats per row by which its reconstruction
+# beats predicting every row by the column means (0 for a collapsed model).
+GAIN = "gain over mean predictor (nats)"
+
+
+def perfect_nll(x: torch.Tensor) -> float:
+    """Bernoulli NLL (nats per row) of reconstructing every row exactly: the entropy of the
+    [0, 1] targets, the floor of any reconstruction's loss."""
+    return float(bernoulli_nll(x, x))
+
+
+@torch.no_grad()
+def table_health(model, x: torch.Tensor) -> dict:
+    """Whether a table model learnt anything: the Bernoulli NLL (nats per row) of its
+    reconstructions from the mean code ("recon"), the mean predictor's (`mean_predictor_nll`)
+    and a perfect reconstruction's (`perfect_nll`), the `GAIN` (mean predictor minus recon),
+    the share of the gap between the mean predictor and a perfect reconstruction closed, and
+    the number of active latents (`active_latents`)."""
+    recon = float(bernoulli_nll(reconstructions(model, x, 1000), x))
+    mean, floor = mean_predictor_nll(x), perfect_nll(x)
+    return {"recon": recon, "mean predictor": mean, "perfect": floor, GAIN: mean - recon,
+            "gap closed": (mean - recon) / (mean - floor), "active latents": active_latents(model, x)}
+
+
+def table_gate_numbers(frame: pd.DataFrame, prefix: str) -> dict:
+    """The gates' numbers of a set of table models (rows of `sweep`, or any frame with `GAIN`
+    and "active latents"): the worst model's gain over the mean predictor and its fewest
+    active latents, as `<prefix>_min_gain` and `<prefix>_min_active`."""
+    return {f"{prefix}_min_gain": float(frame[GAIN].min()),
+            f"{prefix}_min_active": int(frame["active latents"].min())}
+
+
+@torch.no_grad()
+def image_health(model, train_x: torch.Tensor, test_x: torch.Tensor, batch: int = 100) -> dict:
+    """Whether an image model learnt anything, on held-out images: its reconstruction's pixel
+    MSE, the MSE of predicting every image by the mean training image, their ratio ("MSE over
+    mean image", 1 for a collapsed model), the Bernoulli NLL per image of both ("NLL",
+    "mean-image NLL") and the active latents (`active_latents` on the training images)."""
+    recon = reconstructions(model, test_x, batch)
+    mean = train_x.mean(0, keepdim=True).expand_as(test_x)
+    mse, base = pixel_mse(recon, test_x), pixel_mse(mean, test_x)
+    return {"MSE": mse, "mean-image MSE": base, "MSE over mean image": mse / base,
+            "NLL": float(bernoulli_nll(recon.clamp(0, 1), test_x)),
+            "mean-image NLL": float(bernoulli_nll(mean.clamp(1e-6, 1 - 1e-6), test_x)),
+            "active latents": active_latents(model, train_x, batch)}
+
+
+Z95 = float(stats.norm.ppf(0.975))
+
+
+def binomial_interval(accuracy: float, votes: int) -> list[float]:
+    """95% Wilson interval (scipy's) of an accuracy measured on `votes` votes."""
+    k = int(round(accuracy * votes))
+    ci = stats.binomtest(k, votes).proportion_ci(0.95, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def excess_difference(a, ld_a: int, b, ld_b: int, votes: int) -> tuple[float, list[float]]:
+    """Mean accuracy above chance (accuracy - 1/LD) of the accuracies `a` (models of latent
+    size ld_a) minus that of `b` (ld_b), and its 95% normal interval from the binomial noise
+    of `votes` votes per accuracy (variance p(1-p)/votes each, the models independent). The
+    interval covers the metric's vote noise only, not a retrained seed's."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    value = float((a.mean() - 1 / ld_a) - (b.mean() - 1 / ld_b))
+    var = (a * (1 - a)).sum() / votes / len(a) ** 2 + (b * (1 - b)).sum() / votes / len(b) ** 2
+    half = Z95 * float(np.sqrt(var))
+    return value, [value - half, value + half]
+
+
+def bootstrap_interval(statistic, n: int, n_resamples: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval (scipy.stats.bootstrap) of `statistic(idx)` over
+    resamples idx of the indices 0..n-1 (e.g. held-out images drawn with replacement)."""
+    res = stats.bootstrap((np.arange(n),), lambda idx: statistic(np.asarray(idx, dtype=int)), vectorized=False,
+                          n_resamples=n_resamples, method="percentile", random_state=seed)
+    return [float(res.confidence_interval.low), float(res.confidence_interval.high)]
+
+
+def trend_p_value(x, y) -> float:
+    """One-sided permutation p-value that Spearman's rho of (x, y) is this negative by chance:
+    the share of pairings of y with x whose rho is <= the observed (scipy.stats.permutation_test,
+    exact for up to 8 points). A decreasing trend over 5 points has p = 1/120."""
+    x = np.asarray(x, dtype=float)
+    res = stats.permutation_test((np.asarray(y, dtype=float),), lambda v: stats.spearmanr(x, v).statistic,
+                                 vectorized=False, permutation_type="pairings", alternative="less",
+                                 n_resamples=50000, random_state=0)
+    return float(res.pvalue)
+
+
+def knn_accuracy_interval(accuracy: float, n_codes: int) -> list[float]:
+    """95% Wilson interval of `latent_2d_stats`' k-NN accuracy on `n_codes` codes (it scores
+    the second half, n_codes - n_codes // 2 of them)."""
+    return binomial_interval(accuracy, n_codes - n_codes // 2)

@@ -175,20 +175,50 @@ def test_factorvae_claims_by_hand():
     t52 = pd.DataFrame([(5, 1e-3, 0.4), (5, 1e-4, 0.6), (10, 1e-3, 0.3), (10, 1e-4, 0.2), (20, 1e-3, 0.1)],
                        columns=["LD", "lr", "eval accuracy"])
     assert inf.best_eval_accuracy(t52, 5) == 0.6
-    claims = inf.factorvae_claims(t51, t52, _t53(), [10, 25], [1e-3, 1e-4], [5, 10, 20], [4, 10], [1e-4, 1e-5])
-    assert claims == pytest.approx({
+    claims = inf.factorvae_claims(t51, t52, _t53(), [10, 25], [1e-3, 1e-4], [5, 10, 20], [4, 10], [1e-4, 1e-5],
+                                  face_votes=100, votes=400)
+    z = 1.959964
+    half = {"celeba": z * 0.05,  # variance 0.5 * 0.5 / 100 + 1.0 * 0.0 / 100
+            "ld5": z * math.sqrt((0.24 + 0.21) / 400),
+            # (0.25 + 0.21) / 400 / 4 + (0.16 + 0.21) / 400 / 4
+            "small_ld": z * math.sqrt(0.83 / 1600)}
+    assert {k: v for k, v in claims.items() if not k.endswith("_ci")} == pytest.approx({
         "celeba_small_lr_wins_share": 1.0,     # 1.0 > 0.9 and 0.5 > 0.3
-        "celeba_ld25_minus_ld10": -0.5,        # 0.5 - 1.0 at lr 1e-4
-        "table_ld5_margin": 0.3,               # 0.6 - max(0.3, 0.1)
+        "celeba_learning_rates": 2,
+        "celeba_ld_excess_change": -0.44,      # (0.5 - 1/25) - (1.0 - 1/10) at lr 1e-4
+        "table_ld5_margin": 0.2,               # (0.6 - 1/5) - max(0.3 - 1/10, 0.1 - 1/20)
         "table_ld5_over_chance": 3.0,          # 0.6 / (1/5)
         "table_beta_max_range": 0.2,           # ranges 0.2, 0.1, 0.0, 0.2
-        "table_ld4_minus_ld10": 0.35,          # mean(0.5, 0.7) - mean(0.2, 0.3)
+        "table_small_ld_excess": 0.2,          # (mean(0.5, 0.7) - 1/4) - (mean(0.2, 0.3) - 1/10)
     })
-    # without lr 1e-4 among the beta sweep's, the first lr stands in: mean(0.4, 0.4) - mean(0.1, 0.3)
+    assert claims["celeba_ld_excess_change_ci"] == pytest.approx([-0.44 - half["celeba"], -0.44 + half["celeba"]])
+    assert claims["table_ld5_margin_ci"] == pytest.approx([0.2 - half["ld5"], 0.2 + half["ld5"]])
+    assert claims["table_small_ld_excess_ci"] == pytest.approx([0.2 - half["small_ld"], 0.2 + half["small_ld"]])
+    assert claims["table_ld5_over_chance_ci"] == pytest.approx([5 * v for v in inf.binomial_interval(0.6, 400)])
+    # without lr 1e-4 among the beta sweep's, the first lr stands in: (0.4 - 1/4) - (mean(0.1, 0.3) - 1/10)
     t51_one_win = t51.assign(**{"eval accuracy": [0.9, 1.0, 0.5, 0.3]})
-    other = inf.factorvae_claims(t51_one_win, t52, _t53(), [10, 25], [1e-3, 1e-4], [5, 10, 20], [4, 10], [1e-5])
-    assert other["table_ld4_minus_ld10"] == pytest.approx(0.2)
+    other = inf.factorvae_claims(t51_one_win, t52, _t53(), [10, 25], [1e-3, 1e-4], [5, 10, 20], [4, 10], [1e-5],
+                                 face_votes=100, votes=400)
+    assert other["table_small_ld_excess"] == pytest.approx(0.05)
     assert other["celeba_small_lr_wins_share"] == 0.5
+    # one learning rate on CelebA: no comparison of learning rates (NaN, and the gate's count is 1)
+    one = inf.factorvae_claims(t51[t51.lr == 1e-3], t52, _t53(), [10, 25], [1e-3], [5, 10, 20], [4, 10], [1e-4],
+                               face_votes=100, votes=400)
+    assert math.isnan(one["celeba_small_lr_wins_share"]) and one["celeba_learning_rates"] == 1
+    assert one["celeba_ld_excess_change"] == pytest.approx((0.3 - 0.04) - (0.9 - 0.1))
+
+
+def test_a_model_at_chance_cannot_win_the_comparisons_across_latent_sizes():
+    """Accuracies at chance (1/LD) give excess-over-chance differences of 0 (the raw
+    differences would favour the smaller LD by 1/LD_small - 1/LD_large)."""
+    t51 = pd.DataFrame([(10, 1e-3, 0.1), (25, 1e-3, 0.04)], columns=["LD", "lr", "eval accuracy"])
+    t52 = pd.DataFrame([(5, 1e-3, 0.2), (10, 1e-3, 0.1), (20, 1e-3, 0.05)], columns=["LD", "lr", "eval accuracy"])
+    t53 = pd.DataFrame([(4, 1e-4, 2, 0.25), (10, 1e-4, 2, 0.1)], columns=["LD", "lr", "beta", "eval accuracy"])
+    claims = inf.factorvae_claims(t51, t52, t53, [10, 25], [1e-3], [5, 10, 20], [4, 10], [1e-4], 100, 400)
+    for key in ("celeba_ld_excess_change", "table_ld5_margin", "table_small_ld_excess"):
+        assert claims[key] == pytest.approx(0.0, abs=1e-12)
+        low, high = claims[key + "_ci"]
+        assert low < 0 < high
 
 
 def test_factorvae_results_reads_table_53_of_the_5_1_result(tmp_path, monkeypatch):

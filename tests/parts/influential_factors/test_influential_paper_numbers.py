@@ -46,10 +46,24 @@ def test_derived_numbers_recompute_from_table_b1():
     assert CLAIMS["table_beta_flat"]["check"] == {"<=": 0.35}  # the thesis's own spread passes
     sel = b1[b1.beta.isin([2, 4, 10, 20]) & (b1.lr == 1e-4)]
     ld4, ld10 = (sel[sel.LD == ld]["eval accuracy"].mean() for ld in (4, 10))
-    assert [round(ld4 - ld10, 3), round(ld4, 3), round(ld10, 3)] == _quoted("table_smaller_ld_higher")
+    assert [round((ld4 - 1 / 4) - (ld10 - 1 / 10), 3), round(ld4, 3), round(ld10, 3)] == \
+        _quoted("table_smaller_ld_higher")
     mig, acc = b1.MIG.mean(), b1["eval accuracy"].mean()
     assert [round(mig, 4), round(acc, 3), round(mig / acc, 3)] == _quoted("mig_order_below_factorvae")
     assert round(b1.MIG.max(), 3) == _quoted("mig_low")[0]
     at20 = b1[b1.beta == 20].set_index(["LD", "lr"]).MIG
     gain = ((at20[(4, 1e-4)] - at20[(10, 1e-4)]) + (at20[(4, 1e-5)] - at20[(10, 1e-5)])) / 2
     assert round(gain, 3) == _quoted("mig_lower_ld_at_beta20")[0]
+
+
+def test_derived_numbers_recompute_from_tables_51_and_52():
+    """Accuracy above chance (accuracy - 1/LD) in Tables 5.1 and 5.2, as the claims quote it."""
+    t51 = inf.PAPER_TABLE_51.set_index(["LD", "lr"])["eval accuracy"]
+    change = (t51[(25, 1e-4)] - 1 / 25) - (t51[(10, 1e-4)] - 1 / 10)
+    assert round(change, 3) == _quoted("celeba_larger_ld_lower")[0] == -0.439
+    t52 = inf.PAPER_TABLE_52.groupby("LD")["eval accuracy"].max()
+    excess = {ld: t52[ld] - 1 / ld for ld in (5, 10, 20)}
+    quoted = _quoted("table_ld5_best")
+    assert round(excess[5] - max(excess[10], excess[20]), 3) == quoted[0] == 0.404
+    assert [t52[5], t52[10]] == quoted[1:]
+    assert 5 * t52[5] == pytest.approx(4.055)  # "0.811 / 0.2 = 4.1"
