@@ -415,6 +415,14 @@ def overall_difference(tables_a: dict, tables_b: dict, which: str = "ignore") ->
     return robustness.overall(tables_a)[which] - robustness.overall(tables_b)[which]
 
 
+def weight_decay_effect(summary: pd.DataFrame, measure: str = "AS ignore-target") -> dict:
+    """Weight decay's effect on the entangled VAE over seeds (seeds matched): the mean of
+    measure(entangled_wd) - measure(entangled) per seed and its 95% t-interval, as the result
+    numbers "wd_minus_entangled_ignore_seeds" and "wd_minus_entangled_ignore_ci"."""
+    mean, low, high = robustness.mean_ci(differences(summary, measure, "entangled", other="entangled_wd"))
+    return {"wd_minus_entangled_ignore_seeds": mean, "wd_minus_entangled_ignore_ci": [low, high]}
+
+
 def least_robust_by_radius(sweep: pd.DataFrame, measure: str = "AS ignore-target") -> dict:
     """Per radius of the `sweep` (rows: model label, radius, measure): is the disentangled
     model's rate strictly above every other model's? {radius: bool}."""
@@ -423,6 +431,55 @@ def least_robust_by_radius(sweep: pd.DataFrame, measure: str = "AS ignore-target
         v = g.set_index("model")[measure]
         out[radius] = bool(v[LABELS["disentangled"]] > v.drop(LABELS["disentangled"]).max())
     return out
+
+
+PROFILE_BOOTSTRAP = 2000  # bootstrap replicates of the rank correlations
+PROFILE_MEASURES = {"ignore": "AS ignore-target", "target": "AS target"}
+
+
+def profile_agreement(pooled: dict[str, pd.DataFrame], n_boot: int = PROFILE_BOOTSTRAP, seed: int = 0
+                      ) -> pd.DataFrame:
+    """Per model kind (its attacks pooled over seeds: frames with source, target, predicted),
+    per measure (AS ignore-target, AS target) and level: Spearman's rank correlation of our
+    per-source marginals with the thesis's Table 5.x row ("source") and of our 90 source x
+    target cells with Table 7.x ("cell"), with the 95% bootstrap interval over attack pairs
+    (`robustness.profile_rank_correlation`). One row each."""
+    rows = []
+    for kind, frame in pooled.items():
+        for which, measure in PROFILE_MEASURES.items():
+            for level in robustness.PROFILE_LEVELS:
+                table = PAPER_TABLE[kind][0 if level == "source" else 1]
+                reference = (np.array(PAPER_MARGINALS[kind][which]) / 100 if level == "source"
+                             else paper_grid(kind, which).to_numpy())
+                r = robustness.profile_rank_correlation(frame.source, frame.target, frame.predicted, reference,
+                                                        which, level, n_boot=n_boot, seed=seed)
+                rows.append({"model": kind, "table": table, "level": level, "measure": measure,
+                             "spearman": r["rho"], "ci_low": r["low"], "ci_high": r["high"],
+                             "points": r["points"], "attacks": len(frame)})
+    return pd.DataFrame(rows)
+
+
+def profile_numbers(agreement: pd.DataFrame) -> dict:
+    """The result-file numbers of a `profile_agreement` frame: per row,
+    "rank_<level>_<ignore|target>_<kind>" = Spearman's rho and "..._ci" = [low, high]."""
+    short = {v: k for k, v in PROFILE_MEASURES.items()}
+    out = {}
+    for _, r in agreement.iterrows():
+        key = f"rank_{r['level']}_{short[r['measure']]}_{r['model']}"
+        out[key] = r["spearman"]
+        out[f"{key}_ci"] = [r["ci_low"], r["ci_high"]]
+    return out
+
+
+def clean_accuracy_minima(clean: dict[tuple[str, int], float]) -> dict:
+    """From {(kind, seed): share of test digits whose clean reconstruction the judge reads
+    correctly}: the smallest over the disentangled model's seeds
+    ("clean_accuracy_min_disentangled") and over both entangled models' seeds
+    ("clean_accuracy_min_entangled"), the numbers of the attack models' health gates."""
+    dis = [v for (k, _), v in clean.items() if k == "disentangled"]
+    ent = [v for (k, _), v in clean.items() if k != "disentangled"]
+    return {"clean_accuracy_min_disentangled": float(min(dis)) if dis else float("nan"),
+            "clean_accuracy_min_entangled": float(min(ent)) if ent else float("nan")}
 
 
 def explorer_frame(run: AttackRun, row: int) -> np.ndarray:
@@ -535,6 +592,13 @@ def reliable_attributes(balanced: np.ndarray) -> np.ndarray:
     """The attributes the judge reads reliably on a model's reconstructions: balanced accuracy
     (40,) at least `RELIABLE_BALANCED_ACCURACY` (NaN, an attribute with one class, counts as 0)."""
     return np.nan_to_num(balanced) >= RELIABLE_BALANCED_ACCURACY
+
+
+def weakest_model_best_attribute(reliability: dict) -> float:
+    """From {(kind, seed): (40,) balanced accuracies of the judge on that model's clean
+    reconstructions}: per model, its best attribute (NaN counted as 0); the smallest of those
+    over the models. A model whose faces all come back as one template scores about 0.5."""
+    return float(min(np.nan_to_num(np.asarray(v, dtype=float)).max() for v in reliability.values()))
 
 
 FACE_MEASURES = ("success", "closed", "attribute agreement", "agreement before")
