@@ -34,6 +34,7 @@ from ...objectives import reconstruction_error
 from ...results import load_results
 from . import recipes
 from .attribution import gradient_shap
+from .intervals import mean_interval, welch_interval
 from .saliency import (
     active_units_per_feature,
     attribution_entropy,
@@ -295,22 +296,6 @@ def group_ranges(frame: pd.DataFrame, metrics=("pearson", "entropy", "active_lat
             out[name] = {"runs": len(sel), **{f"{m} {f}": getattr(sel[m], f)() for m in metrics
                                               for f in ("min", "max")}}
     return pd.DataFrame(out).T
-
-
-def welch_interval(treated, control, level: float = 0.95) -> tuple[float, float, float]:
-    """Difference of means (treated - control) and its Welch t confidence interval,
-    (difference, low, high)."""
-    treated, control = np.asarray(treated, float), np.asarray(control, float)
-    res = stats.ttest_ind(treated, control, equal_var=False)
-    ci = res.confidence_interval(level)
-    return float(treated.mean() - control.mean()), float(ci.low), float(ci.high)
-
-
-def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its t confidence interval, (mean, low, high)."""
-    values = np.asarray(values, float)
-    ci = stats.ttest_1samp(values, 0.0).confidence_interval(level)
-    return float(values.mean()), float(ci.low), float(ci.high)
 
 
 def _at(frame: pd.DataFrame, prior: str, lam: float) -> pd.DataFrame:

@@ -21,8 +21,10 @@ from ...data import Tensors
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
 from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
+from ...scorecard import evaluate, load_targets
 from ...train import FitResult, TrainSettings, fit
 from .attribution import latent_saliency
+from .intervals import mean_interval, welch_interval
 from .objectives import AttributionPrior
 from .saliency import attribution_entropy, pearson_correlation, total_variation
 
@@ -175,7 +177,8 @@ def disentangled_baselines(splits: Splits, s, beta: float = 5.0) -> pd.DataFrame
 
 def trend(frame: pd.DataFrame, metric: str) -> float:
     """Spearman rank correlation of `metric` with lambda over all models of `frame`
-    (positive: grows with lambda). NaN when fewer than two lambdas."""
+    (positive: grows with lambda). NaN when fewer than two lambdas. Shown beside the
+    scored differences; not scored (it has no interval)."""
     if frame["lam"].nunique() < 2:
         return float("nan")
     return float(spearmanr(frame["lam"], frame[metric]).statistic)
@@ -187,24 +190,153 @@ def trends(frame: pd.DataFrame) -> dict[str, float]:
             "recon_trend": trend(frame, "recon_test")}
 
 
-def tv_prior_numbers(base: pd.DataFrame, prior: pd.DataFrame, lam: float, seed: int = 0) -> dict[str, float]:
-    """Section 4.1's numbers: the seed-`seed` plain VAE (row of `base`) against the seed-`seed`
-    total-variation-prior model at `lam` (row of `prior`; rows as `sweep` gives them).
+# ----------------------------------------------------------------------------- health
 
-    `tv_ratio` (mean total variation, VAE / prior), `recon_increase_pct` (relative change of
-    the test reconstruction error, prior against VAE, in %), `tv_scale_free_ratio` and
-    `mu_abs_ratio` (the same ratio of the scale-free total variation and of mean |mu|), and
-    the raw `vae_tv`, `prior_tv` and `vae_recon`, `prior_recon` (nats per image).
-    """
-    b0 = base[base.seed == seed].iloc[0]
-    p0 = prior[(prior.lam == lam) & (prior.seed == seed)].iloc[0]
+PLAIN = "VAE"
+"""The `model` label of the plain VAE's rows (`baseline`)."""
+COLLAPSED_SHARE = 0.9
+"""A run is collapsed onto one latent unit when that unit holds at least this share of all
+its saliency (1/3 when three units share it evenly)."""
+AUTHOR_PLAIN = {
+    "plain_recon_max": "166.5-169.4 (169.8 in the author's recon loss.csv)",
+    "plain_recon_mean": "168.1",
+    "plain_active_latents_min": "3 in every run",
+    "plain_dominant_share_max": "0.34-0.49",
+    "plain_entropy_mean": "0.70 (0.68-0.71)",
+    "plain_pearson_mean": "0.26 (0.24-0.28)",
+}
+"""The author's five plain VAEs (document 001's released checkpoints) under our metrics on all
+10,000 MNIST test images (results/cpu/attribution_priors/7_author_models.json), for the health
+table beside ours."""
+
+
+def plain_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The plain VAE's rows of a chapter's model table; an error if it has none."""
+    plain = frame[frame["model"] == PLAIN]
+    if plain.empty:
+        raise ValueError(f"the model table has no plain VAE rows (model {PLAIN!r}); build it with "
+                         "`prior_sweep` or add `baseline(splits, s)`")
+    return plain
+
+
+def plain_health(frame: pd.DataFrame) -> dict[str, float]:
+    """Health of the plain VAEs of `frame` (rows as `sweep` gives them), the numbers the part's
+    gates (book/attribution_priors/claims.yaml) check: `plain_recon_max` (worst test loss,
+    nats per image), `plain_active_latents_min` (fewest active units of any run),
+    `plain_dominant_share_max` (largest share of saliency in one unit); and, shown beside
+    the author's, `plain_runs`, `plain_recon_mean`, `plain_entropy_mean`, `plain_pearson_mean`."""
+    plain = plain_rows(frame)
     return {
-        "tv_ratio": float(b0.tv / p0.tv),
-        "recon_increase_pct": float(100 * (p0.recon_test - b0.recon_test) / b0.recon_test),
-        "tv_scale_free_ratio": float(b0.tv_scale_free / p0.tv_scale_free),
-        "mu_abs_ratio": float(b0.mu_abs / p0.mu_abs),
-        "vae_tv": float(b0.tv), "prior_tv": float(p0.tv),
-        "vae_recon": float(b0.recon_test), "prior_recon": float(p0.recon_test),
+        "plain_runs": int(len(plain)),
+        "plain_recon_max": float(plain.recon_test.max()),
+        "plain_recon_mean": float(plain.recon_test.mean()),
+        "plain_active_latents_min": int(plain.active_latents.min()),
+        "plain_dominant_share_max": float(plain.dominant_share.max()),
+        "plain_entropy_mean": float(plain.entropy.mean()),
+        "plain_pearson_mean": float(plain.pearson.mean()),
+    }
+
+
+def gates_of(notebook: str) -> list[dict]:
+    """The health gates the claims file declares for `notebook` (id, what, measure, check)."""
+    gates = load_targets()[PART]["gates"].values()
+    return [g for g in gates if g["notebook"] == notebook]
+
+
+def health_table(numbers: dict, notebook: str) -> pd.DataFrame:
+    """One row per gate of `notebook`: what it checks, our number, the rule, whether it
+    passes, and the author's plain VAEs' value where known (`AUTHOR_PLAIN`)."""
+    rows = []
+    for gate in gates_of(notebook):
+        value = numbers.get(gate["measure"])
+        (op, ref), = gate["check"].items()
+        ok = value is not None and not (isinstance(value, float) and np.isnan(value)) and evaluate(gate["check"], value)
+        rows.append({"gate": gate["id"], "measure": gate["measure"], "ours": value, "rule": f"{op} {ref}",
+                     "passes": bool(ok), "author's plain VAEs": AUTHOR_PLAIN.get(gate["measure"], "-")})
+    return pd.DataFrame(rows).set_index("gate")
+
+
+# ----------------------------------------------------------------------------- claim numbers
+
+def _pair(low, high) -> list:
+    return [low, high]
+
+
+def at_lambda(frame: pd.DataFrame, lam: float, model: str | None = None) -> pd.DataFrame:
+    """Rows of `frame` at `lam` (and of `model`, if given)."""
+    sel = frame[np.isclose(frame["lam"], lam)]
+    return sel if model is None else sel[sel["model"] == model]
+
+
+def differences(frame: pd.DataFrame, lam: float) -> dict:
+    """The direction claims of Sections 4.2 and 4.3: for Pearson, entropy and test loss, the
+    mean over the runs at `lam` minus the mean over the plain VAE's runs (`pearson_diff`,
+    `entropy_diff`, `recon_diff`) and its 95% Welch interval (`<name>_diff_ci`, [low, high],
+    None bounds with a single run on either side). NaN when no run has that lambda."""
+    plain = plain_rows(frame)
+    treated = frame[(frame["model"] != PLAIN) & np.isclose(frame["lam"], lam)]
+    out = {}
+    for metric, name in (("pearson", "pearson"), ("entropy", "entropy"), ("recon_test", "recon")):
+        if treated.empty:
+            diff, low, high = float("nan"), None, None
+        else:
+            diff, low, high = welch_interval(treated[metric], plain[metric])
+        out[f"{name}_diff"] = diff
+        out[f"{name}_diff_ci"] = _pair(low, high)
+    return out
+
+
+def tv_prior_numbers(frame: pd.DataFrame, lam: float, seed: int = 0) -> dict:
+    """Section 4.1's numbers from the plain VAE's runs and the total-variation prior's model at
+    `lam`, seed `seed` (rows of `frame` as `sweep` gives them; the document has one model each).
+
+    `tv_ratio`: the plain runs' mean total variation over the prior model's, with
+    `tv_ratio_ci` from the 95% t interval of the plain mean (None bounds with one plain run);
+    `recon_increase_pct`: the prior model's test loss against the plain mean, in %, with
+    `recon_increase_pct_ci` likewise. Shown beside them: the same two against the seed-`seed`
+    plain run alone (`tv_ratio_seed`, `recon_increase_pct_seed`), the scale-free total
+    variation ratio and the mean-|mu| ratio (against the plain mean), and the raw
+    `vae_tv`, `prior_tv`, `vae_recon`, `prior_recon` (plain mean, prior model).
+    """
+    plain = plain_rows(frame)
+    prior = frame[(frame["model"] != PLAIN) & np.isclose(frame["lam"], lam) & (frame["seed"] == seed)]
+    if len(prior) != 1:
+        raise ValueError(f"expected one prior model at lambda {lam}, seed {seed}; found {len(prior)}")
+    p0 = prior.iloc[0]
+    b0 = plain[plain["seed"] == seed].iloc[0]
+    tv_mean, tv_lo, tv_hi = mean_interval(plain.tv)
+    rec_mean, rec_lo, rec_hi = mean_interval(plain.recon_test)
+
+    def pct(base):
+        return float(100 * (p0.recon_test - base) / rec_mean)
+
+    return {
+        "tv_ratio": float(tv_mean / p0.tv),
+        "tv_ratio_ci": _pair(None if tv_lo is None else float(tv_lo / p0.tv),
+                             None if tv_hi is None else float(tv_hi / p0.tv)),
+        "recon_increase_pct": pct(rec_mean),
+        "recon_increase_pct_ci": _pair(None if rec_hi is None else pct(rec_hi),
+                                       None if rec_lo is None else pct(rec_lo)),
+        "tv_ratio_seed": float(b0.tv / p0.tv),
+        "recon_increase_pct_seed": float(100 * (p0.recon_test - b0.recon_test) / b0.recon_test),
+        "tv_scale_free_ratio": float(plain.tv_scale_free.mean() / p0.tv_scale_free),
+        "mu_abs_ratio": float(plain.mu_abs.mean() / p0.mu_abs),
+        "vae_tv": float(tv_mean), "prior_tv": float(p0.tv),
+        "vae_recon": float(rec_mean), "prior_recon": float(p0.recon_test),
+    }
+
+
+def collapse_numbers(frame: pd.DataFrame, lam: float) -> dict:
+    """Figure 3's collapse at `lam` over the prior's runs there: `dominant_share_lambda1_max`
+    (the largest share of saliency in one unit of any run), `dominant_share_lambda1_mean`,
+    `collapsed_runs_lambda1` (runs at or above `COLLAPSED_SHARE`) and `runs_lambda1`. NaN
+    (and 0 runs) when no run has that lambda."""
+    runs = frame[(frame["model"] != PLAIN) & np.isclose(frame["lam"], lam)]
+    return {
+        "dominant_share_lambda1_max": float(runs.dominant_share.max()) if len(runs) else float("nan"),
+        "dominant_share_lambda1_mean": float(runs.dominant_share.mean()) if len(runs) else float("nan"),
+        "collapsed_runs_lambda1": int((runs.dominant_share >= COLLAPSED_SHARE).sum()),
+        "runs_lambda1": int(len(runs)),
     }
 
 
@@ -212,23 +344,49 @@ def collapse_share(frame: pd.DataFrame, lam: float) -> float:
     """Mean over the runs of `frame` at `lam` of `dominant_share`, the share of all saliency
     held by the most salient latent unit (1/K balanced, 1 collapsed onto one unit); NaN when
     no run has that lambda."""
-    return float(frame.loc[frame.lam == lam, "dominant_share"].mean())
+    return float(frame.loc[np.isclose(frame.lam, lam), "dominant_share"].mean())
 
 
-def pearson_prior_numbers(sweep_rows: pd.DataFrame, disentangled: pd.DataFrame, lam: float) -> dict:
-    """Section 4.3's numbers beside the trends, from the Pearson-prior runs `sweep_rows` and
-    the beta-VAE / beta-TCVAE runs `disentangled` (rows as `sweep` and
-    `disentangled_baselines` give them).
+def entropy_prior_numbers(frame: pd.DataFrame, top: float, collapse_lam: float = 1.0) -> dict:
+    """Section 4.2's numbers: the plain VAEs' health (`plain_health`), the differences at the
+    largest lambda `top` against the plain runs (`differences`), the collapse at
+    `collapse_lam` (`collapse_numbers`), the Spearman trends (not scored) and the lambdas."""
+    return {**plain_health(frame), **differences(frame, top), **collapse_numbers(frame, collapse_lam),
+            **trends(frame), "lambda": float(top), "collapse_lambda": float(collapse_lam)}
 
-    `pearson_at_max_lambda`: mean Pearson correlation of the runs at `lam`;
-    `below_beta_and_tc`: whether that mean is below the mean of every model of `disentangled`
-    (each model's runs averaged first); `max_dominant_share`: the largest `dominant_share` of
-    any run of the sweep (a collapse shows as a value near 1).
+
+def pearson_prior_numbers(frame: pd.DataFrame, disentangled: pd.DataFrame, top: float) -> dict:
+    """Section 4.3's numbers from the plain and Pearson-prior runs `frame` and the beta-VAE /
+    beta-TCVAE runs `disentangled` (rows as `prior_sweep` and `disentangled_baselines` give
+    them), besides the plain VAEs' health, the differences at `top` and the trends:
+
+    `pearson_at_max_lambda`: mean Pearson correlation of the prior's runs at `top`, with its
+    95% t interval `pearson_at_max_lambda_ci`; `top_active_latents_min`: the fewest active
+    units of those runs (a dead unit makes a correlation near 0 meaningless);
+    `vs_disentangled_diff`: the larger over beta-VAE and beta-TCVAE of (mean Pearson at `top`
+    minus that model's mean Pearson), with `vs_disentangled_diff_ci` = [larger of the two
+    Welch lows, larger of the two highs] (below both exactly when both intervals are below 0;
+    None bounds when either is undefined); `below_beta_and_tc` (that difference < 0, shown
+    only); `disentangled_active_latents_min`; `max_dominant_share`: the largest share of one
+    unit over every prior run (a collapse shows as a value near 1).
     """
-    at = sweep_rows[sweep_rows.lam == lam]
+    sweep_rows = frame[frame["model"] != PLAIN]
+    at = at_lambda(sweep_rows, top)
+    mean, low, high = mean_interval(at.pearson) if len(at) else (float("nan"), None, None)
+    diffs, lows, highs = [], [], []
+    for _, runs in disentangled.groupby("model"):
+        d, lo, hi = welch_interval(at.pearson, runs.pearson)
+        diffs.append(d), lows.append(lo), highs.append(hi)
+    undefined = not diffs or any(v is None for v in lows + highs)
+    worst = max(diffs) if diffs else float("nan")
     return {
-        "pearson_at_max_lambda": float(at.pearson.mean()),
-        "below_beta_and_tc": bool(at.pearson.mean() < disentangled.groupby("model").pearson.mean().min()),
+        **plain_health(frame), **differences(frame, top), **trends(frame), "lambda": float(top),
+        "pearson_at_max_lambda": mean, "pearson_at_max_lambda_ci": _pair(low, high),
+        "top_active_latents_min": int(at.active_latents.min()) if len(at) else 0,
+        "vs_disentangled_diff": worst,
+        "vs_disentangled_diff_ci": _pair(None, None) if undefined else _pair(max(lows), max(highs)),
+        "below_beta_and_tc": bool(worst < 0),
+        "disentangled_active_latents_min": int(disentangled.active_latents.min()) if len(disentangled) else 0,
         "max_dominant_share": float(sweep_rows.dominant_share.max()),
     }
 
@@ -257,3 +415,12 @@ def load_model(splits: Splits, s, prior: str | None, lam: float, seed: int = 0,
     """The trained model of one configuration (from the cache after a sweep)."""
     objective = objective_for(s, prior, lam, path)
     return train_model(splits, s, objective, seed, desc=f"{prior} lam={lam} seed={seed}").model
+
+
+def with_interval(value, interval, digits: int = 3) -> str:
+    """`value` and its [low, high] interval as text ("-0.120 [-0.200, -0.050]"), or
+    "(no interval)" after the value when a bound is missing (a single run)."""
+    low, high = interval if interval is not None else (None, None)
+    if low is None or high is None:
+        return f"{value:+.{digits}f} (no interval)"
+    return f"{value:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
