@@ -13,7 +13,8 @@ e.g. a 95% t-interval over seeds) it is decided only when the whole interval cle
 check. A check is one comparison: `{">": x}`, `{">=": x}`, `{"<": x}`, `{"<=": x}`,
 `{"between": [lo, hi]}` (then `band:` says where the band comes from) or `{"is": true|false}`.
 A claim on a data set that may be absent names it (`requires_data: <registry name>`), so its
-"not run" row says whether the data set is missing on this machine.
+"not run" row says whether the data set is missing on this machine; a claim measured only
+under some profiles says which (`only_under: [full]`).
 """
 from __future__ import annotations
 
@@ -166,6 +167,8 @@ def judge(claim: dict[str, Any], gates: dict[str, dict], results: dict, profile:
     """(our number as text, verdict, why) of one claim; see the module docstring."""
     record = results.get((part, claim["notebook"]))
     where = f"results/{profile}/{part}/{claim['notebook']}.json"
+    if record is None and claim.get("only_under") and profile not in claim["only_under"]:
+        return "-", "not run", f"measured only under profile {', '.join(claim['only_under'])}"
     if record is None:
         needed = claim.get("requires_data")
         if needed and not data_present(needed):

@@ -111,6 +111,9 @@ def test_a_claim_on_an_absent_data_set_says_so(toy, monkeypatch):
         "-", "not run", "the data set 'tiny_imagenet' is not on this machine (README, Data)")
     monkeypatch.setattr(scorecard, "data_present", lambda name: True)
     assert scorecard.judge(claim, {}, {}, "smoke", "toy")[2] == "results/smoke/toy/measure_tiny.json does not exist yet"
+    full_only = {"claim": "c", "notebook": "variants", "only_under": ["full"]}
+    assert scorecard.judge(full_only, {}, {}, "cpu", "toy") == ("-", "not run", "measured only under profile full")
+    assert scorecard.judge(full_only, {}, {}, "full", "toy")[2] == "results/full/toy/variants.json does not exist yet"
 
 
 @pytest.mark.parametrize("content, says", [
