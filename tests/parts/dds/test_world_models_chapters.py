@@ -19,7 +19,6 @@ from repro_lib.parts.dds import PROFILES  # noqa: E402
 from repro_lib.parts.dds.world_models import features as Fe  # noqa: E402
 from repro_lib.parts.dds.world_models import recipes as wr  # noqa: E402
 from repro_lib.parts.dds.world_models.controller import difference_interval, reward_summary  # noqa: E402
-from repro_lib.parts.dds.world_models.rollouts import Rollouts  # noqa: E402
 from repro_lib.paths import repo_root, seeds_dir  # noqa: E402
 from repro_lib.profiles import Settings, settings  # noqa: E402
 from repro_lib.train import FitResult  # noqa: E402
@@ -29,16 +28,6 @@ DOCUMENT = (seeds_dir() or Path("/nonexistent")) / "000_dae057af8475774f.txt"
 CLAIMS = yaml.safe_load((repo_root() / "book" / "dds" / "claims.yaml").read_text())
 WM_CLAIMS = [c for c in CLAIMS["claims"] if c["notebook"].startswith("4_2")]
 needs_text = pytest.mark.skipif(not DOCUMENT.exists(), reason="the seeds folder is not beside the repository")
-
-
-def _rollouts(lengths, seed, tag):
-    g = torch.Generator().manual_seed(seed)
-    n = sum(lengths)
-    frames = (torch.rand(n, 64, 64, 3, generator=g) * 255).to(torch.uint8)
-    dones = torch.zeros(n, dtype=torch.bool)
-    dones[torch.cumsum(torch.tensor(lengths), 0) - 1] = True
-    return Rollouts(frames, torch.rand(n, 3, generator=g), torch.ones(n), dones, torch.tensor(lengths),
-                    torch.arange(len(lengths)) + seed, f"test:{tag}")
 
 
 # ----------------------------------------------------------------------------- the document's numbers
@@ -176,11 +165,11 @@ def test_dream_distances_match_the_features_module_and_the_interval_decides():
     assert t4.loc["FID (document, Inception-v3)", "VAE"] == 59.46 and d["frame_metric"] in t4.index
 
 
-def test_memory_dreams_and_explorers_on_hand_made_rollouts(tmp_path, monkeypatch):
+def test_memory_dreams_and_explorers_on_hand_made_rollouts(tmp_path, monkeypatch, hand_made_rollouts):
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
     s = Settings({**PROFILES["smoke"], "wm_dream_sequences": 3, "wm_dream_length": 9, "wm_clip": 3,
                   "wm_seq_len": 6})
-    data = wr.WMData(_rollouts((20, 14), 0, "train"), _rollouts((18,), 5, "test"))
+    data = wr.WMData(hand_made_rollouts((20, 14), 0, "train"), hand_made_rollouts((18,), 5, "test"))
     models = wr.train_vision_models(data, s)
     test = data.test.images().x
     sharp = wr.sharpness_numbers(models, test, batch=7)  # uneven batches: weighted means

@@ -13,22 +13,11 @@ from repro_lib.data import Tensors  # noqa: E402
 from repro_lib.parts.dds import PROFILES  # noqa: E402
 from repro_lib.parts.dds.world_models import recipes as wr  # noqa: E402
 from repro_lib.parts.dds.world_models import training as T  # noqa: E402
-from repro_lib.parts.dds.world_models.rollouts import Rollouts  # noqa: E402
 from repro_lib.paths import seeds_dir  # noqa: E402
 from repro_lib.profiles import Settings  # noqa: E402
 
 DOCUMENT = (seeds_dir() or Path("/nonexistent")) / "000_dae057af8475774f.txt"
 SMOKE = Settings(PROFILES["smoke"])
-
-
-def _rollouts(lengths=(5, 3), seed=0, tag="a"):
-    g = torch.Generator().manual_seed(seed)
-    n = sum(lengths)
-    frames = (torch.rand(n, 64, 64, 3, generator=g) * 255).to(torch.uint8)
-    dones = torch.zeros(n, dtype=torch.bool)
-    dones[torch.cumsum(torch.tensor(lengths), 0) - 1] = True
-    return Rollouts(frames, torch.rand(n, 3, generator=g), torch.ones(n), dones, torch.tensor(lengths),
-                    torch.arange(len(lengths)) + seed, f"test:{tag}")
 
 
 @pytest.mark.skipif(not DOCUMENT.exists(), reason="the seeds folder is not beside the repository")
@@ -53,9 +42,9 @@ def test_parameter_table_and_breakdown():
     assert breakdown.loc["total", "this profile"] == table.loc["V: DDS+VAE, this profile's layers", "ours"]
 
 
-def test_summary_figures_and_numbers(tmp_path, monkeypatch):
+def test_summary_figures_and_numbers(tmp_path, monkeypatch, hand_made_rollouts):
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
-    data = wr.WMData(_rollouts((20, 12), 0, "train"), _rollouts((8,), 5, "test"))
+    data = wr.WMData(hand_made_rollouts((20, 12), 0, "train"), hand_made_rollouts((8,), 5, "test"))
     summary = wr.rollout_summary(data.train)
     assert summary["steps"].tolist() == [20, 12] and summary["return"].tolist() == [20.0, 12.0]
     assert summary["ended"].all()
@@ -81,9 +70,9 @@ def test_summary_figures_and_numbers(tmp_path, monkeypatch):
     assert wr.data_numbers(data)["train_frames"] == 32
 
 
-def test_encoded_sequences_are_named_by_the_vision_model(tmp_path, monkeypatch):
+def test_encoded_sequences_are_named_by_the_vision_model(tmp_path, monkeypatch, hand_made_rollouts):
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(tmp_path))
-    rollouts = _rollouts((7, 5))
+    rollouts = hand_made_rollouts((7, 5))
     result = T.train_baseline_vae(rollouts.images(), T.TrainSettings(epochs=1, batch_size=4))
     vision = T.baseline_vision(result)
     seqs = T.encode_sequences(vision, rollouts, 3)
