@@ -60,11 +60,11 @@ def _ray(address: str | None, num_cpus: int | None = None):
         raise EngineError('the Ray engine needs Ray: pip install "ray>=2.9" (make setup installs it), '
                           "or run without --engine") from None
     if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private instance
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address:
+        if address:  # a cluster keeps its own authentication settings
             kwargs["address"] = address
         else:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance of this process only
             kwargs["num_cpus"] = num_cpus
         try:
             ray.init(**kwargs)
