@@ -46,7 +46,7 @@ def main() -> None:
 
         os.environ["REPRO_MODEL_CACHE"] = ray_cache
         start = time.perf_counter()
-        engine._ray(None, num_cpus=args.workers)
+        engine.connect(None, num_cpus=args.workers)
         started = time.perf_counter() - start
         report = engine.train_plan(jobs, workers=args.workers, progress=False)
         parallel = time.perf_counter() - start

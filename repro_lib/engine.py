@@ -53,7 +53,9 @@ class PlanReport:
         return text + "".join(f"\n  FAILED {label}: {error}" for label, error in self.failed.items())
 
 
-def _ray(address: str | None, num_cpus: int | None = None):
+def connect(address: str | None, num_cpus: int | None = None):
+    """The `ray` module, joined to the cluster at `address` or to a local Ray it starts with
+    `num_cpus` CPUs (EngineError when Ray is missing or the address is wrong)."""
     try:
         import ray
     except ImportError:
@@ -110,7 +112,7 @@ def train_plan(jobs: list[TrainingJob], address: str | None = None, workers: int
     if not cache.writable():
         raise EngineError(f"the model cache {cache.cache_dir()} is not writable: nothing could be stored")
     workers = workers or threads_per_process(1)
-    ray = _ray(address, num_cpus=workers if not address else None)
+    ray = connect(address, num_cpus=workers if not address else None)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     threads = 1 if gpus else max(1, threads_per_process(workers))
     task = ray.remote(_train_remote).options(
@@ -179,7 +181,7 @@ def run_notebooks(profile: str, parts: list[str], address: str | None = None,
     Returns {part: error} for the parts that failed (empty when all ran)."""
     from .runner import notebooks_of
 
-    ray = _ray(address, num_cpus=max(1, min(len(parts), threads_per_process(1))))
+    ray = connect(address, num_cpus=max(1, min(len(parts), threads_per_process(1))))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = max(1, slots // max(1, len(parts)))
     options: dict[str, Any] = {"num_cpus": min(threads, slots), "max_retries": 1}

@@ -99,9 +99,7 @@ def check_job(job: TrainingJob, rows: int = 2) -> CheckRow:
         else:
             batch = _tiny(job.data.to("cpu").batch_form, rows)
             model.train()
-            terms = (job.objective(model, batch, step=0) if getattr(job.objective, "wants_step", False)
-                     else job.objective(model, batch))
-            loss = terms["loss"]
+            loss = train.objective_terms(job.objective, model, batch, 0)["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} on the first batch")
             loss.backward()
@@ -145,10 +143,9 @@ def seconds_per_step(job: TrainingJob, steps: int = 3) -> float:
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        terms = (job.objective(model, batch, step=0) if getattr(job.objective, "wants_step", False)
-                 else job.objective(model, batch))
+        loss = train.objective_terms(job.objective, model, batch, 0)["loss"]
         optimiser.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        loss.backward()
         optimiser.step()
         if device.type == "cuda":
             torch.cuda.synchronize()

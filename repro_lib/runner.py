@@ -378,6 +378,7 @@ def run_with_engine(profile: str, part: str | None, notebook: str | None, params
 def show_plan(profile: str, part: str | None, check: bool) -> int:
     """`plan`: the jobs of each part's plan (cached or not), or with `check` one step of each."""
     from . import plans
+    from .cache import path_of as cache_path
 
     check_profile(profile)
     chosen = [part] if part else plans.parts_with_plans()
@@ -393,7 +394,8 @@ def show_plan(profile: str, part: str | None, check: bool) -> int:
         return 1 if bad else 0
     for p in chosen:
         for job in plans.part_plan(p, profile):
-            print(f"{job.label():50s} {'cached' if job.cached() else 'to train'}  {job.key()}")
+            key = job.key()  # hashes the built model: once per job
+            print(f"{job.label():50s} {'cached' if cache_path(key).exists() else 'to train'}  {key}")
     return 0
 
 

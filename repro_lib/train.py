@@ -136,6 +136,14 @@ def fit(spec: dict[str, Any], objective: Callable, data: Tensors, settings: Any,
     return from_payload(spec, payload, key, False)
 
 
+def objective_terms(objective: Callable, model: torch.nn.Module, batch: Batch, step: int) -> dict:
+    """`objective(model, batch)`, or with `step=step` for an objective that declares
+    `wants_step` (e.g. a capacity rising over training)."""
+    if getattr(objective, "wants_step", False):
+        return objective(model, batch, step=step)
+    return objective(model, batch)
+
+
 def adam_minibatches(model: torch.nn.Module, objective: Callable, x: Batch,
                      settings: TrainSettings, desc: str = "train", progress: bool = True,
                      val: Batch | None = None) -> dict[str, list[float]]:
@@ -166,11 +174,8 @@ def adam_minibatches(model: torch.nn.Module, objective: Callable, x: Batch,
         perm = torch.randperm(n, generator=order).to(device)
         for b in range(steps_per_epoch):
             xb = _rows(x, perm[b * settings.batch_size : (b + 1) * settings.batch_size])
-            # An objective that declares `wants_step` (e.g. a capacity rising over training)
-            # gets the global step; others are called as objective(model, batch).
             try:
-                terms = (objective(model, xb, step=step) if getattr(objective, "wants_step", False)
-                         else objective(model, xb))
+                terms = objective_terms(objective, model, xb, step)
             except FloatingPointError as err:  # the loss's own guard (e.g. non-finite reconstructions)
                 raise FloatingPointError(f"{desc}: {err} at step {step} (epoch {epoch}); "
                                          "lower the learning rate or the prior weight") from err
