@@ -11,6 +11,10 @@ the other jobs finish. One progress bar on the driver counts jobs done of total.
 `run_notebooks(profile, parts, address=None)`: each part's notebooks run in order inside one
 Ray task (a part's later notebooks read its earlier results), parts in parallel; the executed
 copies and result files come back to the driver as bytes and are written atomically there.
+The notebooks' heavy loops (`tasks.task_map`) send their items to the same cluster. So that
+they never wait for CPUs held by the notebooks that wait for them, a notebook task reserves no
+CPU in Ray's books: the driver itself runs at most as many parts at once as the cluster has
+CPUs (a kernel computes only between its loops, and a loop's items take the CPUs it frees).
 
 Ray is an optional dependency (`pip install "ray>=2.9"`; `make setup` installs it): nothing
 here imports it until an engine runs. Without an address a local Ray starts on this machine.
@@ -53,9 +57,10 @@ class PlanReport:
         return text + "".join(f"\n  FAILED {label}: {error}" for label, error in self.failed.items())
 
 
-def connect(address: str | None, num_cpus: int | None = None):
+def connect(address: str | None, num_cpus: int | None = None, runtime_env: dict | None = None):
     """The `ray` module, joined to the cluster at `address` or to a local Ray it starts with
-    `num_cpus` CPUs (EngineError when Ray is missing or the address is wrong)."""
+    `num_cpus` CPUs (EngineError when Ray is missing or the address is wrong); `runtime_env`:
+    Ray's, for this process's jobs."""
     try:
         import ray
     except ImportError:
@@ -68,6 +73,8 @@ def connect(address: str | None, num_cpus: int | None = None):
         else:
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance of this process only
             kwargs["num_cpus"] = num_cpus
+        if runtime_env:
+            kwargs["runtime_env"] = runtime_env
         try:
             ray.init(**kwargs)
         except (ConnectionError, ValueError, RuntimeError) as err:
@@ -158,6 +165,7 @@ def _run_part_remote(root: str | None, profile: str, notebooks: list[str], threa
 
     base = Path(root) if root else Path.cwd()
     os.environ["REPRO_THREADS"] = str(threads)
+    _point_kernels_at_this_cluster(None if root else str(base))
     out: dict[str, Any] = {"files": {}, "error": ""}
     with tempfile.TemporaryDirectory(prefix="repro-ray-") as scratch:
         for nb in notebooks:
@@ -175,6 +183,21 @@ def _run_part_remote(root: str | None, profile: str, notebooks: list[str], threa
     return out
 
 
+def _point_kernels_at_this_cluster(working_dir: str | None) -> None:
+    """Let the kernels this Ray worker starts send `task_map` items to its cluster (nothing
+    when called outside a Ray task, as a test does)."""
+    from . import tasks
+
+    try:
+        import ray
+    except ImportError:
+        return
+    if ray.is_initialized() and ray.get_runtime_context().get_task_id() is not None:
+        os.environ[tasks.ADDRESS_VARIABLE] = ray.get_runtime_context().gcs_address
+        if working_dir:
+            os.environ[tasks.WORKING_DIR_VARIABLE] = working_dir
+
+
 def run_notebooks(profile: str, parts: list[str], address: str | None = None,
                   progress: bool = True) -> dict[str, str]:
     """Each part's notebooks as one Ray task, parts in parallel; files written on the driver.
@@ -183,18 +206,22 @@ def run_notebooks(profile: str, parts: list[str], address: str | None = None,
 
     ray = connect(address, num_cpus=max(1, min(len(parts), threads_per_process(1))))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    threads = max(1, slots // max(1, len(parts)))
-    options: dict[str, Any] = {"num_cpus": min(threads, slots), "max_retries": 1}
+    at_once = max(1, min(len(parts), slots))
+    threads = max(1, slots // at_once)
+    options: dict[str, Any] = {"num_cpus": 0, "max_retries": 1}
     if address:  # a cluster's nodes get this checkout, less what they rebuild or never read
         options["runtime_env"] = {"working_dir": str(repo_root()),
                                   "excludes": [".venv", ".cache", "_build", "results", ".git"]}
     task = ray.remote(_run_part_remote).options(**options)
     root = None if address else str(repo_root())
-    pending = {task.remote(root, profile, [str(nb) for nb in notebooks_of(part)], threads): part
-               for part in parts}
+    waiting = list(parts)
+    pending: dict[Any, str] = {}
     failures: dict[str, str] = {}
-    bar = tqdm(total=len(pending), desc="parts", disable=not progress)
-    while pending:
+    bar = tqdm(total=len(parts), desc="parts", disable=not progress)
+    while waiting or pending:
+        while waiting and len(pending) < at_once:
+            part = waiting.pop(0)
+            pending[task.remote(root, profile, [str(nb) for nb in notebooks_of(part)], threads)] = part
         done, _ = ray.wait(list(pending), num_returns=1)
         part = pending.pop(done[0])
         try:

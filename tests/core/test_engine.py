@@ -2,11 +2,14 @@
 in-process fit), a failing job is reported while the others finish and leaves nothing in the
 cache, and `plan --check` finds a job that cannot run."""
 import os
+import signal
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from repro_lib import cache, engine, plans, runner, train
+from repro_lib import cache, engine, plans, runner, tasks, train
 from repro_lib.data import Tensors
 from repro_lib.objectives import BetaVAE
 from repro_lib.train import TrainSettings
@@ -67,6 +70,44 @@ def test_a_failing_job_is_reported_and_the_others_finish(local_ray, model_cache)
     assert good.cached() and not bad.cached()
     assert not [p for p in model_cache.iterdir() if p.suffix != ".pt"]  # no temporaries left
     assert "1 failed" in report.summary() and "FAILED toy/bad" in report.summary()
+
+
+def dies_on_its_first_try(model, objective, x, settings, desc, progress, val=None):
+    """A training loop whose worker is killed (SIGKILL, as an out-of-memory kill would) in the
+    middle of its first attempt; `desc` is the marker file that remembers the attempt."""
+    marker = Path(desc)
+    if not marker.exists():
+        train.adam_minibatches(model, objective, x, settings, "half", False)  # some work first
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return train.adam_minibatches(model, objective, x, settings, "second try", False, val)
+
+
+def test_a_killed_worker_is_retried_and_the_cache_holds_no_partial_file(local_ray, model_cache, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests
+    marker = tmp_path / "first-attempt"
+    job = plans.TrainingJob("toy", str(marker), {"family": "burgess_vae", "latent_dim": 3}, BetaVAE(1.0),
+                            _images(7), TrainSettings(epochs=1, batch_size=32, seed=7), loop=dies_on_its_first_try)
+    other = _job("other", seed=8)
+    report = engine.train_plan([job, other], workers=2, retries=2, progress=False)
+    assert marker.exists(), "the first attempt did not run"
+    assert int(marker.read_text()) != os.getpid()
+    assert not report.failed and sorted(report.trained) == sorted([job.label(), "toy/other"])
+    assert job.cached() and other.cached()
+    assert sorted(p.suffix for p in model_cache.iterdir()) == [".pt", ".pt"]  # no temporaries
+
+
+def test_task_map_runs_its_items_on_the_engines_cluster(local_ray, monkeypatch):
+    from test_tasks import fails_on_three, where_and_what
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules["test_tasks"])
+    monkeypatch.setenv(tasks.ADDRESS_VARIABLE, ray.get_runtime_context().gcs_address)
+    shared = {"weights": list(range(1000))}
+    rows = tasks.task_map(where_and_what, range(6), shared, progress=False)
+    assert os.getpid() not in {pid for pid, _, _ in rows}
+    assert {t for _, t, _ in rows} == {tasks.token(shared)} and all(held for _, _, held in rows)
+    with pytest.raises(tasks.TaskError, match=r"item 3 failed: .*three is not allowed"):
+        tasks.task_map(fails_on_three, range(5), progress=False)
 
 
 def test_engine_refuses_a_read_only_cache(model_cache, monkeypatch):
