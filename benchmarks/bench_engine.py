@@ -7,10 +7,16 @@ shown separately). On 2 cores, 2 workers can at best halve the time of a plan wh
 of similar length; Ray's start-up (~5-10 s) and one long job bound what a short plan gains.
 
     python benchmarks/bench_engine.py [--part ccvae_firebreak] [--profile smoke] [--workers 2]
+                                      [--set epochs=1]
+
+`--set KNOB=VALUE` overrides a profile knob (e.g. fewer epochs of the same sweep, so that a
+`cpu` plan of an hour is timed in minutes: the ratio depends on the jobs' number and
+relative length, not on how long each is).
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import tempfile
@@ -29,11 +35,18 @@ def main() -> None:
     parser.add_argument("--part", default="ccvae_firebreak")
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                        help="override a knob of the profile (a Python literal)")
     args = parser.parse_args()
-    jobs = plans.part_plan(args.part, args.profile)
+    overrides = {}
+    for item in args.set:
+        knob, _, value = item.partition("=")
+        overrides[knob] = ast.literal_eval(value)
+    jobs = plans.part_plan(args.part, args.profile, **overrides)
     if not jobs:
         raise SystemExit(f"part {args.part!r} declares no training plan yet")
-    print(f"{len(jobs)} jobs of {args.part} under {args.profile}; free cores now: {free_cores()}")
+    print(f"{len(jobs)} jobs of {args.part} under {args.profile} {overrides or ''}; "
+          f"free cores now: {free_cores()} (load {os.getloadavg()[0]:.2f})")
 
     with tempfile.TemporaryDirectory() as serial_cache, tempfile.TemporaryDirectory() as ray_cache:
         os.environ["REPRO_MODEL_CACHE"] = serial_cache

@@ -4,7 +4,9 @@ cache reuse, nbval of every executed notebook, the HTML build and its widgets.
 Slow (a few minutes): one module-scoped run feeds every test here.
 """
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 
@@ -78,3 +80,50 @@ def test_book_builds_and_the_explorer_renders_offline(executed):
     dom = dump_dom(html / "notebooks" / "attribution_priors" / "6_explorer.html")
     assert class_present(dom, "widget-slider"), "the explorer's slider was not rendered"
     assert class_present(dom, "widget-image"), "the explorer's image was not rendered"
+
+
+def _numbers_apart(serial, other, where: str = "") -> list[str]:
+    """Where two result files' numbers differ (floats beyond a relative 1e-4: the engine's
+    workers train with one thread, a kernel with the free cores), timings and cache flags aside."""
+    if isinstance(serial, dict) and isinstance(other, dict):
+        out = [f"{where}: keys {sorted(set(serial) ^ set(other))}"] if set(serial) != set(other) else []
+        for key in set(serial) & set(other):
+            if not re.search(r"seconds|per_second|cached", str(key)):
+                out += _numbers_apart(serial[key], other[key], f"{where}.{key}")
+        return out
+    if isinstance(serial, list) and isinstance(other, list) and len(serial) == len(other):
+        return [d for i, (a, b) in enumerate(zip(serial, other)) for d in _numbers_apart(a, b, f"{where}[{i}]")]
+    if isinstance(serial, float) and isinstance(other, (int, float)):
+        same = (math.isnan(serial) and math.isnan(other)) or math.isclose(serial, other, rel_tol=1e-4, abs_tol=1e-9)
+        return [] if same else [f"{where}: {serial} vs {other}"]
+    return [] if serial == other else [f"{where}: {serial!r} vs {other!r}"]
+
+
+def test_the_book_on_a_local_ray_gives_the_same_numbers_and_its_notebooks_train_nothing(executed, tmp_path,
+                                                                                         monkeypatch):
+    """Issue 15's acceptance test: every part's smoke plan trained on a local Ray with 2 CPUs into
+    an empty cache, then the notebooks run as Ray tasks (their heavy loops on the same Ray):
+    they store no model, and every number matches the serial run's. (Last in this module: the
+    Ray run rewrites the smoke result files and executed copies, with the same numbers.)"""
+    ray = pytest.importorskip("ray", reason="the engine's optional dependency; `make setup` installs it")
+    from repro_lib import book_parts, engine, plans
+
+    assert plans.parts_with_plans() == list(book_parts.PARTS), "every part declares its training plan"
+    serial = {nb: json.loads(result_path("smoke", nb.parent.name, nb.stem).read_text())["numbers"]
+              for nb in runner.notebooks_of()}
+    models = tmp_path / "models"
+    monkeypatch.setenv("REPRO_MODEL_CACHE", str(models))
+    monkeypatch.setenv("REPRO_THREADS", "1")
+    try:
+        jobs = [job for part in book_parts.PARTS for job in plans.part_plan(part, "smoke")]
+        report = engine.train_plan(jobs, workers=2, progress=False)
+        assert not report.failed, report.summary()
+        stored = {p.name: p.stat().st_mtime_ns for p in models.glob("*")}
+        failures = engine.run_notebooks("smoke", list(book_parts.PARTS), progress=False)
+        assert not failures, failures
+        assert {p.name: p.stat().st_mtime_ns for p in models.glob("*")} == stored, "a notebook trained a model"
+    finally:
+        ray.shutdown()
+    apart = [d for nb in runner.notebooks_of() for d in _numbers_apart(
+        serial[nb], json.loads(result_path("smoke", nb.parent.name, nb.stem).read_text())["numbers"], nb.stem)]
+    assert not apart, apart[:20]

@@ -21,8 +21,9 @@ from ...data import Tensors
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
 from ...objectives import BetaTCVAE, BetaVAE, reconstruction_error
+from ...plans import TrainingJob
 from ...scorecard import evaluate, load_targets
-from ...train import FitResult, TrainSettings, fit
+from ...train import FitResult, TrainSettings
 from .attribution import latent_saliency
 from .intervals import mean_interval, welch_interval
 from .objectives import AttributionPrior
@@ -71,11 +72,44 @@ def objective_for(s, prior: str | None, lam: float, path: str = "faithful"):
                             prior_batch=prior_batch)
 
 
-def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult:
-    """Train (or load from the cache) one VAE of this part's architecture and settings."""
+def training_job(training: Tensors, s, objective, seed: int, name: str) -> TrainingJob:
+    """One VAE of this part's architecture and settings as a job of the training plan."""
     settings = TrainSettings(epochs=s.epochs, batch_size=s.batch_size, lr=LEARNING_RATE,
                              weight_decay=WEIGHT_DECAY, seed=seed)
-    return fit(MODEL_SPEC, objective, splits.training, settings, desc=desc)
+    return TrainingJob(PART, name, MODEL_SPEC, objective, training, settings)
+
+
+def train_model(splits: Splits, s, objective, seed: int, desc: str) -> FitResult:
+    """Train (or load from the cache) one VAE of this part's architecture and settings."""
+    return training_job(splits.training, s, objective, seed, desc).fit()
+
+
+def disentangled_objectives(n_data: int, beta: float = 5.0) -> dict:
+    """The beta-VAE and beta-TCVAE baselines of Section 4.3, by name."""
+    return {"beta-VAE": BetaVAE(beta), "beta-TCVAE": BetaTCVAE(n_data=n_data, beta=beta)}
+
+
+def training_plan(s) -> list[TrainingJob]:
+    """Every model the part's notebooks train under settings `s` (see `repro_lib.plans`): the
+    plain VAEs, each prior's lambda sweep, the beta baselines and the gradient-path sweeps."""
+    training = datasets.load_mnist("train", limit=s.n_train).select(0)
+    configurations = [(None, 0.0, seed, "faithful") for seed in range(s.baseline_runs)]
+    configurations += [("tv", lam, 0, "faithful") for lam in s.tv_lambdas]
+    for prior, lambdas in (("entropy", s.entropy_lambdas), ("pearson", s.pearson_lambdas)):
+        configurations += [(prior, lam, seed, "faithful") for lam in lambdas for seed in range(s.runs_per_lambda)]
+    for prior, lambdas in (("entropy", s.path_entropy_lambdas), ("pearson", s.path_pearson_lambdas)):
+        configurations += [(prior, lam, seed, path) for path in ("faithful", "differentiable")
+                           for lam in lambdas for seed in range(s.path_runs)]
+    jobs = {}
+    for prior, lam, seed, path in configurations:
+        job = training_job(training, s, objective_for(s, prior, lam, path), seed,
+                           f"{prior or 'VAE'} lam={lam} seed={seed} {path}")
+        jobs.setdefault(job.key(), job)
+    for name, objective in disentangled_objectives(len(training)).items():
+        for seed in range(s.baseline_runs):
+            job = training_job(training, s, objective, seed, f"{name} seed={seed}")
+            jobs.setdefault(job.key(), job)
+    return list(jobs.values())
 
 
 def saliency_maps(model, x: torch.Tensor, n_samples: int = 5, batch_size: int = 250,
@@ -165,8 +199,7 @@ def baseline(splits: Splits, s) -> pd.DataFrame:
 def disentangled_baselines(splits: Splits, s, beta: float = 5.0) -> pd.DataFrame:
     """beta-VAE and beta-TCVAE of the same architecture, `s.baseline_runs` seeds each."""
     rows = []
-    for name, objective in (("beta-VAE", BetaVAE(beta)),
-                            ("beta-TCVAE", BetaTCVAE(n_data=len(splits.train), beta=beta))):
+    for name, objective in disentangled_objectives(len(splits.train), beta).items():
         for seed in range(s.baseline_runs):
             result = train_model(splits, s, objective, seed, desc=f"{name} seed={seed}")
             rows.append({"model": name, "prior": "none", "lam": 0.0, "seed": seed,

@@ -14,6 +14,7 @@ our simulator calibrated against those rewards (`World`, `calibration_result`). 
 """
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from ...data import Tensors
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, posterior_means
 from ...plans import TrainingJob
+from ...tasks import task_map
 from ...train import FitResult, TrainSettings
 from . import calibration, cell2fire, fire
 from .ccvae import ContinuousCCVAELoss
@@ -516,7 +518,7 @@ def r2_numbers(r2: dict[str, float]) -> dict[str, float]:
 def prior_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """n draws z ~ N(0, I) and their predicted fitness."""
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, LATENT, generator=g).to(get_device())
+    z = torch.randn(n, model.latent_dim, generator=g).to(get_device())
     return z, predict(model, z)
 
 
@@ -714,17 +716,28 @@ def genetic_algorithm(variant: str, models: dict, start: torch.Tensor, s, seed: 
     return pd.DataFrame(rows, columns=["iteration", "best", "mean"])
 
 
-def run_genetic_algorithms(models: dict, data: Data, s) -> pd.DataFrame:
+def run_genetic_algorithms(models: dict, data: Data, s, workers: int | None = None) -> pd.DataFrame:
     """Every variant, `s.ga_runs` runs each; run r starts from the same random sample of the
-    data set for every variant. Columns variant, run, iteration, best, mean."""
-    frames = []
+    data set for every variant. The runs are independent: they go to `tasks.task_map` (the
+    engine's Ray cluster, else `workers` processes). Columns variant, run, iteration, best, mean."""
+    starts = {}
     for r in range(s.ga_runs):
         g = torch.Generator().manual_seed(1000 + r)
-        start = data.all_x[torch.randperm(len(data.all_x), generator=g)[: s.ga_population].to(data.all_x.device)]
-        for variant in GA_VARIANTS:
-            df = genetic_algorithm(variant, models, start, s, seed=r, world=data.world)
-            frames.append(df.assign(variant=variant, run=r))
+        pick = torch.randperm(len(data.all_x), generator=g)[: s.ga_population]
+        starts[r] = data.all_x[pick.to(data.all_x.device)].cpu()
+    shared = {"models": {name: copy.deepcopy(m).cpu() for name, m in models.items()}, "starts": starts,
+              "settings": s, "world": data.world}
+    runs = [(variant, r) for r in range(s.ga_runs) for variant in GA_VARIANTS]
+    frames = task_map(_one_ga_run, runs, shared, workers=workers, desc="genetic algorithm runs")
     return pd.concat(frames, ignore_index=True)
+
+
+def _one_ga_run(shared: dict, run: tuple[str, int]) -> pd.DataFrame:
+    """A task of `run_genetic_algorithms`: run `r` of `variant`."""
+    variant, r = run
+    models = {name: m.to(get_device()) for name, m in shared["models"].items()}
+    df = genetic_algorithm(variant, models, shared["starts"][r], shared["settings"], seed=r, world=shared["world"])
+    return df.assign(variant=variant, run=r)
 
 
 def ga_numbers(runs: pd.DataFrame, iterations: int) -> dict:

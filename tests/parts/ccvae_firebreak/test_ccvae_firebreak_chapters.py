@@ -240,3 +240,17 @@ def test_describe_world():
                                         "(3_data): on 2000 held-out layouts, Spearman 0.951 and mean absolute "
                                         "difference 0.0043 from Cell2Fire's reward")
     assert "synthetic forest" in cf.describe_world(cf.World("simulated", {}))
+
+
+def test_genetic_algorithm_runs_are_the_same_serially_and_in_worker_processes():
+    """`run_genetic_algorithms` sends its runs to `tasks.task_map`: one process or two give
+    the same frame (each run has its own seeded generator), on the synthetic forest."""
+    layouts = fire.random_layouts(40, seed=3).unsqueeze(1)
+    data = SimpleNamespace(all_x=layouts, world=cf.World("simulated", {}))
+    s = SimpleNamespace(ga_runs=2, ga_population=8, ga_iterations=2, ga_mutation_moves=2, ga_gd_steps=1,
+                        intervention_step=0.5)
+    serial = cf.run_genetic_algorithms(tiny_models(), data, s, workers=1)
+    parallel = cf.run_genetic_algorithms(tiny_models(), data, s, workers=2)
+    assert len(serial) == 2 * len(cf.GA_VARIANTS) * 3
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert (serial.groupby(["variant", "run"]).best.diff().dropna() >= 0).all(), "elitism keeps the best"
