@@ -110,7 +110,7 @@ def check_job(job: TrainingJob, rows: int = 2) -> CheckRow:
     return CheckRow(job.label(), n_params, time.perf_counter() - start, problem)
 
 
-def _shape_of(job: TrainingJob) -> str:
+def shape_of(job: TrainingJob) -> str:
     """What a check depends on: the model, the objective, the loop and the data's shape (not
     the seed), so jobs that differ only there are checked once."""
     first = job.data.tensors[0]
@@ -128,14 +128,14 @@ def steps_of(job: TrainingJob) -> int | None:
     return s.epochs * max(1, len(job.data) // s.batch_size)
 
 
-def seconds_per_step(job: TrainingJob, steps: int = 3) -> float:
-    """Median seconds of a full-batch training step of `job`'s model on this process's device
-    (after one warm-up step), for estimating what a plan costs."""
+def seconds_per_step(job: TrainingJob, steps: int = 3, device: torch.device | str | None = None) -> float:
+    """Median seconds of a full-batch training step of `job`'s model on `device` (default:
+    this process's) after one warm-up step, for estimating what a plan costs."""
     import statistics
 
     from .device import get_device
 
-    device = get_device()
+    device = torch.device(device) if device is not None else get_device()
     torch.manual_seed(0)
     model = models.build(job.spec).to(device)
     batch = _tiny(job.data.to(device).batch_form, getattr(job.settings, "batch_size", 2))
@@ -167,7 +167,7 @@ def check(parts: list[str], profile: str, rows: int = 2) -> list[CheckRow]:
             continue
         checked: dict[str, CheckRow] = {}
         for job in jobs:
-            shape = _shape_of(job)
+            shape = shape_of(job)
             if shape in checked:
                 first = checked[shape]
                 out.append(CheckRow(job.label(), first.parameters, 0.0,

@@ -49,5 +49,5 @@ def test_a_job_with_its_own_loop_is_checked_by_running_it_and_duplicates_once():
             for seed in range(3)]
     rows = [plans.check_job(jobs[0])]
     assert rows[0].problem == "" and _counting_loop.seen == [(64, 1, 32)]
-    shapes = {plans._shape_of(job) for job in jobs}
+    shapes = {plans.shape_of(job) for job in jobs}
     assert len(shapes) == 1  # the seeds differ only: one check serves all three
