@@ -33,6 +33,13 @@ class AttributionPrior:
     only value) = independently for each latent unit, as captum called once per target.
     It is part of `describe()`, hence of the model cache key: models trained before the
     draws were made per unit (one draw shared by all units, no such field) are not loaded.
+    `tv_batch_sum` (set for the TV prior, None otherwise): Omega is the *sum* of the maps'
+    total variation over the batch's images and latent units, as Eq. 2 sums over training
+    images and the author's code does (torchmetrics' `TotalVariation`, whose default
+    reduction sums over the batch, added to a per-image ELBO); estimated on `prior_batch`
+    images, it is scaled to the whole batch. Models trained before (the mean per map: a
+    prior B x K times weaker at the same lambda, which left lambda = 0.01 without visible
+    effect) have no such field and are not loaded.
     """
 
     prior: str
@@ -42,8 +49,13 @@ class AttributionPrior:
     beta: float = 1.0
     prior_batch: int | None = None
     gs_draws: str = DRAWS
+    tv_batch_sum: bool | None = None
 
     def __post_init__(self):
+        if self.prior == "tv" and self.tv_batch_sum is None:
+            object.__setattr__(self, "tv_batch_sum", True)
+        if self.tv_batch_sum is not None and (self.prior != "tv" or not self.tv_batch_sum):
+            raise ValueError("tv_batch_sum is set by the TV prior itself (True); leave it at None")
         if self.prior not in SALIENCY_PRIORS:
             raise ValueError(f"prior must be one of {sorted(SALIENCY_PRIORS)}, got {self.prior!r}")
         if self.path not in GRADIENT_PATHS:
@@ -63,6 +75,8 @@ class AttributionPrior:
         _, sal = latent_saliency(model.encode_mean, x[part], n_samples=self.n_samples, mu=mu[part],
                                  create_graph=self.path == "differentiable")
         omega = SALIENCY_PRIORS[self.prior](sal.sum(2))  # (B, K, H, W): channels summed
+        if self.tv_batch_sum:  # the mean over maps, times the maps of the whole batch
+            omega = omega * sal.shape[1] * len(x)
         terms["prior"] = omega
         terms["loss"] = terms["loss"] + self.lam * omega
         return terms

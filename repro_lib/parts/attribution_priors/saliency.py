@@ -47,9 +47,9 @@ def total_variation(maps: Tensor) -> Tensor:
     Args:
         maps: (B, K, H, W) (any leading dims; the last two are the pixel grid).
     Returns:
-        Scalar: the mean TV over the B * K maps.  Eq. 2 *sums* over images; the
-        mean differs by the constant factor B * K, which changes no comparison
-        (it only rescales the prior weight lambda).
+        Scalar: the mean TV over the B * K maps (the metric the chapters report).
+        Eq. 2 *sums* over images: as a training prior `AttributionPrior` multiplies
+        this mean by the batch's number of maps, so lambda means what it means there.
     """
     if maps.dim() < 2:
         raise ValueError("maps must have at least 2 dims (..., H, W)")

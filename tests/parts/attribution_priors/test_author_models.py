@@ -255,6 +255,33 @@ def test_prior_cache_key_changes_with_the_per_unit_draws():
         AttributionPrior("pearson", 1.0, gs_draws="shared")
 
 
+def test_tv_prior_sums_over_the_batch_as_eq_2():
+    """Omega_pixel (Eq. 2) sums each image's total variation over the batch (the author's
+    torchmetrics `TotalVariation`, reduction "sum"); estimated on `prior_batch` images, it is
+    scaled to the batch. Only the TV prior carries the field, so the other priors' keys stay."""
+    from repro_lib.models import BurgessVAE
+    from repro_lib.parts.attribution_priors.attribution import latent_saliency
+    from repro_lib.parts.attribution_priors.saliency import total_variation
+
+    torch.manual_seed(0)
+    model = BurgessVAE(latent_dim=3)
+    x = torch.rand(8, 1, 32, 32)
+    for prior_batch, scale in ((None, 1.0), (4, 2.0)):
+        objective = AttributionPrior("tv", 0.01, prior_batch=prior_batch)
+        assert objective.describe()["tv_batch_sum"] is True
+        torch.manual_seed(1)
+        omega = objective(model, x)["prior"]
+        torch.manual_seed(1)
+        model(x)  # the same draws as the objective's forward pass
+        _, sal = latent_saliency(model.encode_mean, x[:prior_batch], n_samples=5)
+        maps = sal.detach().sum(2)  # (B', 3, 32, 32)
+        by_hand = sum(float(total_variation(maps[b, j])) for b in range(len(maps)) for j in range(3))
+        assert float(omega) == pytest.approx(scale * by_hand, rel=1e-4)
+    assert "tv_batch_sum" not in AttributionPrior("pearson", 1.0).describe()
+    with pytest.raises(ValueError, match="tv_batch_sum is set by the TV prior"):
+        AttributionPrior("entropy", 1.0, tv_batch_sum=True)
+
+
 def test_claims_table_names_every_claim():
     table = am.claims_table(am.claim_numbers(_frame()))
     assert len(table) == 12
