@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from repro_lib.parts.influential_factors import recipes as inf
+from repro_lib.paths import repo_root
 
 
 def test_age_bins_by_decade():
@@ -17,6 +19,17 @@ def test_plateau_then_drop_detects_a_temporary_plateau_only():
     assert not inf.plateau_then_drop(falling)
     assert inf.plateau_then_drop(plateau)
     assert not inf.plateau_then_drop(flat_end)
+
+
+def test_plateau_then_drop_needs_eleven_epochs_the_gate_of_its_claim():
+    """Two 5-epoch windows, the second after the first: with 10 epochs no curve can pass, which is
+    why the claim's gate `table_33_long_enough` asks for 11."""
+    steps = np.array([100, 99.9, 99.8, 99.7, 99.6, 99.5, 50, 40, 30, 20, 10.0])
+    assert inf.plateau_then_drop(steps)
+    assert not inf.plateau_then_drop(steps[:10] * 1.0) and not inf.plateau_then_drop(np.r_[steps[:6], steps[7:]])
+    gates = {g["id"]: g for g in yaml.safe_load((repo_root() / "book" / "influential_factors" / "claims.yaml")
+                                                .read_text())["gates"]}
+    assert gates["table_33_long_enough"]["check"] == {">=": 11}
 
 
 def test_loss_per_epoch_means_whole_epochs():
