@@ -155,6 +155,31 @@ def train_plan(jobs: list[TrainingJob], address: str | None = None, workers: int
     return report
 
 
+def train_parts(parts: list[str], profile: str, address: str | None = None, workers: int | None = None,
+                retries: int = 2, progress: bool = True, rounds: int = 4) -> PlanReport:
+    """`train_plan` over the plans of `parts` under `profile`, in rounds: a plan may list a
+    model only once the model it learns from is cached (an MSVAE's stage 2 trains on its stage
+    1's reconstructions), so the plans are read again after each round until a round finds
+    nothing new to train (at most `rounds`). One report for all rounds."""
+    from .plans import part_plan
+
+    total = PlanReport()
+    start = time.perf_counter()
+    attempted: set[str] = set()
+    for _ in range(rounds):
+        jobs = [job for part in parts for job in part_plan(part, profile)]
+        fresh = [job for job in jobs if job.key() not in attempted]
+        report = train_plan(fresh, address=address, workers=workers, retries=retries, progress=progress)
+        attempted.update(job.key() for job in fresh)
+        total.trained += report.trained
+        total.failed.update(report.failed)
+        total.cached += [label for label in report.cached if label not in total.cached]
+        if not report.trained:
+            break
+    total.seconds = time.perf_counter() - start
+    return total
+
+
 def _run_part_remote(root: str | None, profile: str, notebooks: list[str], threads: int) -> dict[str, Any]:
     """A worker's half: run a part's notebooks in order into a scratch folder; return the
     executed copies and the result files they wrote, as bytes keyed by their path relative to

@@ -355,7 +355,7 @@ def run_with_engine(profile: str, part: str | None, notebook: str | None, params
                     address: str | None, workers: int | None) -> int:
     """`run --engine ray`: the training plans of the chosen parts on Ray, then their notebooks
     (one Ray task per part, parts in parallel), then the scorecard here. 1 if anything failed."""
-    from . import engine, plans
+    from . import engine
 
     if notebook or params:
         raise ValueError("--engine runs whole parts under a profile; drop --notebook and -p")
@@ -364,8 +364,7 @@ def run_with_engine(profile: str, part: str | None, notebook: str | None, params
     for p in chosen:
         check_part(p)
     absolute_repro_paths()
-    jobs = [job for p in chosen for job in plans.part_plan(p, profile)]
-    report = engine.train_plan(jobs, address=address, workers=workers)
+    report = engine.train_parts(chosen, profile, address=address, workers=workers)
     print(f"training plan: {report.summary()}", flush=True)
     failures = engine.run_notebooks(profile, chosen, address=address)
     for p, error in failures.items():

@@ -115,8 +115,7 @@ def test_the_book_on_a_local_ray_gives_the_same_numbers_and_its_notebooks_train_
     monkeypatch.setenv("REPRO_MODEL_CACHE", str(models))
     monkeypatch.setenv("REPRO_THREADS", "1")
     try:
-        jobs = [job for part in book_parts.PARTS for job in plans.part_plan(part, "smoke")]
-        report = engine.train_plan(jobs, workers=2, progress=False)
+        report = engine.train_parts(list(book_parts.PARTS), "smoke", workers=2, progress=False)
         assert not report.failed, report.summary()
         stored = {p.name: p.stat().st_mtime_ns for p in models.glob("*")}
         failures = engine.run_notebooks("smoke", list(book_parts.PARTS), progress=False)

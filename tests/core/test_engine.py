@@ -110,6 +110,17 @@ def test_task_map_runs_its_items_on_the_engines_cluster(local_ray, monkeypatch):
         tasks.task_map(fails_on_three, range(5), progress=False)
 
 
+def test_a_plan_that_grows_as_models_are_cached_is_trained_in_rounds(local_ray, model_cache, monkeypatch):
+    """A second stage listed only once its first stage is cached (an MSVAE's stage 2) is
+    trained in the next round, so the notebooks find both."""
+    first, second = _job("stage 1", seed=11), _job("stage 2", seed=12)
+    monkeypatch.setattr(plans, "part_plan", lambda part, profile: [first] + ([second] if first.cached() else []))
+    report = engine.train_parts(["toy"], "smoke", workers=2, progress=False)
+    assert report.trained == ["toy/stage 1", "toy/stage 2"] and not report.failed
+    assert first.cached() and second.cached()
+    assert engine.train_parts(["toy"], "smoke", workers=2, progress=False).trained == []
+
+
 def test_engine_refuses_a_read_only_cache(model_cache, monkeypatch):
     monkeypatch.setattr(cache, "writable", lambda: False)
     with pytest.raises(engine.EngineError, match="not writable"):
