@@ -35,11 +35,17 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1)
 
 
+def start_noise(shape, noise_std: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The attack's start noise N(0, noise_std^2) of `shape`, drawn on the CPU (so a seeded
+    `generator` gives the same noise on every device)."""
+    return torch.randn(shape, generator=generator) * noise_std
+
+
 def attack(theta: Callable[[torch.Tensor], torch.Tensor], source: torch.Tensor,
            target: torch.Tensor, *, radius: float = 0.1, steps: int = 1000, lr: float = 1e-3,
            lam: float = 1.0, noise_std: float = 0.2, batch_size: int | None = None,
            generator: torch.Generator | None = None, progress: bool = False,
-           desc: str = "attack") -> AttackResult:
+           desc: str = "attack", noise: torch.Tensor | None = None) -> AttackResult:
     """Attack each source image toward its target (rows of `source` and `target` pair up).
 
     theta: x (B, ...) -> (B, P) posterior parameters (model in eval mode; gradients flow).
@@ -49,12 +55,19 @@ def attack(theta: Callable[[torch.Tensor], torch.Tensor], source: torch.Tensor,
     batch_size: pairs optimised together (all of them when None); the result does not
     depend on it except through the noise drawn (one draw for all pairs, up front).
     generator: seeds the start noise (on the CPU, then moved), so runs repeat exactly.
+    noise: the start noise itself (source's shape, already scaled; `noise_std` and
+    `generator` are then unused), so a set of pairs split into chunks starts each pair
+    from the noise it would get in one call (see `start_noise`).
     """
     if source.shape != target.shape:
         raise ValueError(f"source {tuple(source.shape)} and target {tuple(target.shape)} differ")
     if radius <= 0 or steps < 0:
         raise ValueError(f"radius must be > 0 and steps >= 0, got {radius}, {steps}")
-    noise = torch.randn(source.shape, generator=generator).to(source.device) * noise_std
+    if noise is None:
+        noise = start_noise(source.shape, noise_std, generator)
+    elif noise.shape != source.shape:
+        raise ValueError(f"noise {tuple(noise.shape)} and source {tuple(source.shape)} differ")
+    noise = noise.to(source.device)
     batch = batch_size or len(source)
     out = []
     bar = tqdm(total=steps * ((len(source) + batch - 1) // batch), desc=desc, disable=not progress,

@@ -24,11 +24,12 @@ import torch
 from ...data import Tensors, load_celeba, load_mnist
 from ...device import get_device
 from ...models.vae import evaluate_in_batches, gaussian_kl_per_dim
+from ...plans import TrainingJob
 from ...plots import grid_image  # noqa: F401  (notebooks call ar.grid_image)
 from ...results import result_path
-from ...train import FitResult, TrainSettings, fit
+from ...train import FitResult, TrainSettings
 from . import joint_vae, robustness  # noqa: F401  (joint_vae registers its model families)
-from .attacks import attack
+from .attacks import attack, start_noise
 from .joint_vae import concrete_sample, gumbel_max
 from .objectives import CapacityVAE, CrossEntropy, JointELBO, MultiLabelBCE, categorical_kl
 
@@ -227,7 +228,8 @@ def vae_spec(disc: int = DISC, cont: int = CONT, channels: int = 1, size: int = 
 
 
 def vae_objective(kind: str, s, steps: int, c_cont: float = C_CONT):
-    """Capacity control (Eq. 2.14) for the disentangled model, the plain ELBO otherwise."""
+    """Capacity control (Eq. 2.14) for the disentangled model, C rising over `steps` training
+    steps and then held; the plain ELBO otherwise."""
     if kind == "disentangled":
         return CapacityVAE(gamma=s.gamma, cont_max=c_cont, disc_max=C_DISC, steps=steps)
     if kind in ("entangled", "entangled_wd"):
@@ -235,37 +237,62 @@ def vae_objective(kind: str, s, steps: int, c_cont: float = C_CONT):
     raise ValueError(f"unknown model kind {kind!r}; choose one of {KINDS}")
 
 
+def capacity_steps(n: int, s) -> int:
+    """Steps over which an MNIST model's capacity C rises from 0 to its maximum: the first
+    `s.capacity_epochs` epochs of `n` images (the author's code: all of training)."""
+    return total_steps(n, s.capacity_epochs, s.batch_size)
+
+
 def train_settings(kind: str, s, seed: int, epochs: int | None = None) -> TrainSettings:
     return TrainSettings(epochs=epochs or s.epochs, batch_size=s.batch_size, lr=s.lr,
                          weight_decay=s.weight_decay if kind == "entangled_wd" else 0.0, seed=seed)
 
 
+BACKGROUND = ("vae", "beta_vae", "capacity", "jointvae")  # the Section 2 models (2_2_vae, 2_3)
+CLASSIFIER_SPEC = {"family": "small_cnn"}
+
+
+def vae_job(kind: str, data: Mnist, s, seed: int = 0) -> TrainingJob:
+    """One MNIST model of `kind` as a job of the training plan."""
+    return TrainingJob(PART, f"{kind} seed {seed}", vae_spec(),
+                       vae_objective(kind, s, capacity_steps(len(data.train_x), s)),
+                       data.vae_training, train_settings(kind, s, seed))
+
+
+def background_job(name: str, data: Mnist, s, seed: int = 0) -> TrainingJob:
+    """A Section 2 model on MNIST as a job: "vae" (Gaussian only, ELBO), "beta_vae" (beta = 4,
+    Eq. 2.11), "capacity" (Gaussian only, Eq. 2.13) and "jointvae" (= the disentangled one)."""
+    if name == "jointvae":
+        return vae_job("disentangled", data, s, seed)
+    objective = {"vae": JointELBO(1.0), "beta_vae": JointELBO(4.0),
+                 "capacity": CapacityVAE(gamma=s.gamma, cont_max=C_CONT,
+                                         steps=capacity_steps(len(data.train_x), s))}[name]
+    return TrainingJob(PART, f"{name} seed {seed}", vae_spec(disc=0), objective, data.vae_training,
+                       train_settings("entangled", s, seed))
+
+
+def classifier_job(data: Mnist, s) -> TrainingJob:
+    """The digit judge as a job: a small CNN on the labelled training digits."""
+    return TrainingJob(PART, "classifier", CLASSIFIER_SPEC, CrossEntropy(), data.judge_training,
+                       TrainSettings(epochs=s.classifier_epochs, batch_size=CLASSIFIER_BATCH,
+                                     lr=CLASSIFIER_LR, seed=0))
+
+
 @denormals_flushed
 def train_vae(kind: str, data: Mnist, s, seed: int = 0) -> FitResult:
     """One MNIST model of `kind` (cached)."""
-    steps = total_steps(len(data.train_x), s.epochs, s.batch_size)
-    return fit(vae_spec(), vae_objective(kind, s, steps), data.vae_training,
-               train_settings(kind, s, seed), desc=f"{kind} seed {seed}")
+    return vae_job(kind, data, s, seed).fit()
 
 
 @denormals_flushed
 def train_background(name: str, data: Mnist, s, seed: int = 0) -> FitResult:
-    """The Section 2 models on MNIST: "vae" (Gaussian only, ELBO), "beta_vae" (beta = 4,
-    Eq. 2.11), "capacity" (Gaussian only, Eq. 2.13) and "jointvae" (= the disentangled one)."""
-    steps = total_steps(len(data.train_x), s.epochs, s.batch_size)
-    if name == "jointvae":
-        return train_vae("disentangled", data, s, seed)
-    objective = {"vae": JointELBO(1.0), "beta_vae": JointELBO(4.0),
-                 "capacity": CapacityVAE(gamma=s.gamma, cont_max=C_CONT, steps=steps)}[name]
-    return fit(vae_spec(disc=0), objective, data.vae_training,
-               train_settings("entangled", s, seed), desc=f"{name} seed {seed}")
+    """A Section 2 model on MNIST (cached; see `background_job`)."""
+    return background_job(name, data, s, seed).fit()
 
 
 @denormals_flushed
 def train_classifier(data: Mnist, s) -> FitResult:
-    return fit({"family": "small_cnn"}, CrossEntropy(), data.judge_training,
-               TrainSettings(epochs=s.classifier_epochs, batch_size=CLASSIFIER_BATCH,
-                             lr=CLASSIFIER_LR, seed=0), desc="classifier")
+    return classifier_job(data, s).fit()
 
 
 def predict(classifier, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
@@ -321,29 +348,145 @@ def clean_correct(model, classifier, data: Mnist) -> np.ndarray:
     return (predict(classifier, reconstruct(model, data.test_x)) == data.test_y).cpu().numpy()
 
 
-@denormals_flushed
-def run_attacks(model, classifier, data: Mnist, s, seed: int, radius: float = RADIUS,
-                valid: np.ndarray | None = None) -> AttackRun:
-    """Attack `s.pairs_per_cell` pairs per (source, target) class cell toward target images;
-    only sources whose clean reconstruction the classifier gets right take part (`valid`,
-    from `clean_correct`, computed when not given)."""
-    import time
+@dataclass(frozen=True)
+class AttackRequest:
+    """One model's attacks in a sweep: the MNIST model `kind` of training seed `seed` (whose
+    attack pairs and start noise are drawn with that seed) at L-infinity `radius`."""
+
+    kind: str
+    seed: int
+    radius: float = RADIUS
+
+
+def _state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def sweep_shared(models: dict[tuple[str, int], torch.nn.Module], classifier) -> dict:
+    """What every task of an attack sweep reads (shipped once per worker): the MNIST models
+    {(kind, seed): model} and the digit judge, as specs and CPU state dicts."""
+    return {"spec": vae_spec(), "models": {f"{k}/{sd}": _state(m) for (k, sd), m in models.items()},
+            "classifier_spec": CLASSIFIER_SPEC, "classifier": _state(classifier)}
+
+
+def sweep_items(request: AttackRequest, data: Mnist, s, valid: np.ndarray) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """A request's attacks as tasks, one per source digit: `s.pairs_per_cell` pairs per
+    (source, target) cell (`choose_pairs` among the `valid` sources, seeded by the request's
+    seed) and each pair's start noise, drawn for all pairs at once as one un-chunked attack
+    would draw it. Returns (items, source indices, target indices) in the pairs' order."""
     labels = data.test_y.cpu().numpy()
-    valid = clean_correct(model, classifier, data) if valid is None else valid
-    si, ti = choose_pairs(valid, labels, s.pairs_per_cell, seed)
-    source, target = data.test_x[si], data.test_x[ti]
+    si, ti = choose_pairs(valid, labels, s.pairs_per_cell, request.seed)
+    noise = start_noise((len(si), *data.test_x.shape[1:]), NOISE_STD,
+                        torch.Generator().manual_seed(request.seed))
+    items = []
+    for digit in range(10):
+        rows = np.flatnonzero(labels[si] == digit)
+        if len(rows):
+            items.append({"model": f"{request.kind}/{request.seed}", "radius": float(request.radius),
+                          "steps": int(s.attack_steps), "lr": float(s.attack_lr), "rows": rows,
+                          "source": data.test_x[si[rows]].cpu(), "target": data.test_x[ti[rows]].cpu(),
+                          "noise": noise[rows]})
+    return items, si, ti
+
+
+_BUILT: dict[str, torch.nn.Module] = {}  # models built from a sweep's shared object, per process
+
+
+def _built(shared: dict, name: str) -> torch.nn.Module:
+    """The model `name` ("<kind>/<seed>" or "classifier") of `shared`, built once per process."""
+    from ... import models as model_registry
+    from ...tasks import token
+
+    sweep = token(shared)
+    key = f"{sweep}/{name}"
+    if not all(k.startswith(f"{sweep}/") for k in _BUILT):
+        _BUILT.clear()  # another sweep's models: keep one sweep's at a time
+    if key not in _BUILT:
+        spec, state = ((shared["classifier_spec"], shared["classifier"]) if name == "classifier"
+                       else (shared["spec"], shared["models"][name]))
+        model = model_registry.build(spec).to(get_device())
+        model.load_state_dict(state)
+        _BUILT[key] = model.eval()
+    return _BUILT[key]
+
+
+@denormals_flushed
+def attack_chunk(shared: dict, item: dict) -> dict:
+    """One task of an attack sweep (`repro_lib.tasks.task_map`): attack the item's pairs with
+    its model of `shared` from the item's start noise, reconstruct the adversarial inputs and
+    let the digit judge read them. CPU tensors / arrays per pair, and the attack's seconds."""
+    import time
+
+    model, classifier = _built(shared, item["model"]), _built(shared, "classifier")
+    device = get_device()
     start = time.perf_counter()
-    result = attack(model.posterior_params, source, target, radius=radius, steps=s.attack_steps,
-                    lr=s.attack_lr, lam=LAM, noise_std=NOISE_STD,
-                    generator=torch.Generator().manual_seed(seed), desc=f"attack r={radius}")
+    result = attack(model.posterior_params, item["source"].to(device), item["target"].to(device),
+                    radius=item["radius"], steps=item["steps"], lr=item["lr"], lam=LAM, noise=item["noise"])
     seconds = time.perf_counter() - start
-    recon_adv = reconstruct(model, result.x_adv)
-    frame = pd.DataFrame({"source": labels[si], "target": labels[ti],
-                          "predicted": predict(classifier, recon_adv).cpu().numpy(),
-                          "l2": result.l2.cpu().numpy(), "linf": result.linf.cpu().numpy(),
-                          "latent_distance": result.latent_distance.cpu().numpy(),
-                          "source_index": si, "target_index": ti})
-    return AttackRun(frame, source, result.x_adv, target, recon_adv, seconds)
+    recon = reconstruct(model, result.x_adv)
+    return {"x_adv": result.x_adv.cpu(), "recon_adv": recon.cpu(),
+            "predicted": predict(classifier, recon).cpu().numpy(), "l2": result.l2.cpu().numpy(),
+            "linf": result.linf.cpu().numpy(), "latent_distance": result.latent_distance.cpu().numpy(),
+            "seconds": seconds}
+
+
+def run_attack_sweep(models: dict[tuple[str, int], torch.nn.Module], classifier, data: Mnist, s,
+                     requests, valid: dict[tuple[str, int], np.ndarray], workers: int | None = None,
+                     progress: bool = True) -> dict[AttackRequest, AttackRun]:
+    """Every request's attacks (`sweep_items`: one task per model, radius and source digit) on
+    the book's engine (`repro_lib.tasks.task_map`: Ray tasks under `run --engine ray`, else
+    `workers` local processes; 1 = serially here). `valid[(kind, seed)]` marks the sources
+    whose clean reconstruction the judge reads right (`clean_correct`). The result does not
+    depend on where or in what order the tasks run. {request: AttackRun}; a run's seconds sum
+    its tasks' attack time."""
+    from ...tasks import task_map
+
+    requests = [r if isinstance(r, AttackRequest) else AttackRequest(*r) for r in requests]
+    needed = {(r.kind, r.seed) for r in requests}
+    shared = sweep_shared({key: models[key] for key in sorted(needed)}, classifier)
+    items, owner, pairs = [], [], {}
+    for n, request in enumerate(requests):
+        chunk, si, ti = sweep_items(request, data, s, valid[(request.kind, request.seed)])
+        items += chunk
+        owner += [n] * len(chunk)
+        pairs[n] = (si, ti)
+    results = task_map(attack_chunk, items, shared, workers=workers, desc="attacks", progress=progress)
+    labels = data.test_y.cpu().numpy()
+    runs = {}
+    for n, request in enumerate(requests):
+        si, ti = pairs[n]
+        mine = [(item, out) for item, out, o in zip(items, results, owner) if o == n]
+        rows = np.concatenate([item["rows"] for item, _ in mine])
+        order = np.argsort(rows)
+        outs = [out for _, out in mine]
+        gather = functools.partial(_gather, outs, order=order)
+        frame = pd.DataFrame({"source": labels[si], "target": labels[ti], "predicted": gather("predicted"),
+                              "l2": gather("l2"), "linf": gather("linf"),
+                              "latent_distance": gather("latent_distance"),
+                              "source_index": si, "target_index": ti})
+        runs[request] = AttackRun(frame, data.test_x[si], gather("x_adv"), data.test_x[ti], gather("recon_adv"),
+                                  float(sum(out["seconds"] for _, out in mine)))
+    return runs
+
+
+def _gather(outs: list[dict], name: str, order: np.ndarray):
+    """Field `name` of a request's task outputs joined, in the pairs' drawn `order`."""
+    parts = [out[name] for out in outs]
+    if isinstance(parts[0], torch.Tensor):
+        return torch.cat(parts)[torch.as_tensor(order)]
+    return np.concatenate(parts)[order]
+
+
+def run_attacks(model, classifier, data: Mnist, s, seed: int, radius: float = RADIUS,
+                valid: np.ndarray | None = None, workers: int | None = 1) -> AttackRun:
+    """Attack `s.pairs_per_cell` pairs per (source, target) class cell toward target images
+    with one model (`run_attack_sweep` of one request); only sources whose clean
+    reconstruction the classifier gets right take part (`valid`, from `clean_correct`,
+    computed when not given)."""
+    valid = clean_correct(model, classifier, data) if valid is None else valid
+    request = AttackRequest("model", seed, radius)
+    return run_attack_sweep({("model", seed): model}, classifier, data, s, [request],
+                            {("model", seed): valid}, workers=workers, progress=False)[request]
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -522,22 +665,48 @@ def load_faces(s) -> Faces:
     return Faces(training, test_x.to(dev), test_attributes, names)
 
 
+def face_vae_job(kind: str, faces: Faces, s, seed: int = 0) -> TrainingJob:
+    """One CelebA model of `kind` as a job (its capacity rises over all of its training)."""
+    steps = total_steps(len(faces.train_x), s.celeba_epochs, s.batch_size)
+    return TrainingJob(PART, f"celeba {kind} seed {seed}", vae_spec(cont=CELEBA_CONT, channels=3, size=64),
+                       vae_objective(kind, s, steps, c_cont=CELEBA_C_CONT), faces.training.select(0),
+                       train_settings(kind, s, seed, epochs=s.celeba_epochs))
+
+
+def attribute_judge_job(faces: Faces, s) -> TrainingJob:
+    """The attribute judge as a job: a CNN predicting the 40 CelebA attributes of a 64x64 face
+    (multi-label), trained on the training split's real faces."""
+    return TrainingJob(PART, "attribute judge", {"family": "small_cnn", "channels": 3, "classes": 40, "size": 64},
+                       MultiLabelBCE(), faces.training,
+                       TrainSettings(epochs=s.attribute_epochs, batch_size=CLASSIFIER_BATCH,
+                                     lr=CLASSIFIER_LR, seed=0))
+
+
 @denormals_flushed
 def train_face_vae(kind: str, faces: Faces, s, seed: int = 0) -> FitResult:
-    steps = total_steps(len(faces.train_x), s.celeba_epochs, s.batch_size)
-    return fit(vae_spec(cont=CELEBA_CONT, channels=3, size=64),
-               vae_objective(kind, s, steps, c_cont=CELEBA_C_CONT), faces.training.select(0),
-               train_settings(kind, s, seed, epochs=s.celeba_epochs), desc=f"celeba {kind} seed {seed}")
+    return face_vae_job(kind, faces, s, seed).fit()
 
 
 @denormals_flushed
 def train_attribute_judge(faces: Faces, s) -> FitResult:
-    """A CNN predicting the 40 CelebA attributes of a 64x64 face (multi-label), trained on
-    the training split's real faces."""
-    return fit({"family": "small_cnn", "channels": 3, "classes": 40, "size": 64}, MultiLabelBCE(),
-               faces.training,
-               TrainSettings(epochs=s.attribute_epochs, batch_size=CLASSIFIER_BATCH,
-                             lr=CLASSIFIER_LR, seed=0), desc="attribute judge")
+    """The attribute judge (cached; see `attribute_judge_job`)."""
+    return attribute_judge_job(faces, s).fit()
+
+
+def training_plan(s) -> list[TrainingJob]:
+    """Every model this part's notebooks train under settings `s` (see `repro_lib.plans`), each
+    once: the Section 2 models (2_2_vae, 2_3_disentanglement), the digit judge and the three
+    MNIST model kinds for each of `s.seeds` seeds (5_attacks), the attribute judge and the three
+    CelebA model kinds for each of `s.celeba_seeds` seeds (6_celeba)."""
+    data, faces = load_data(s), load_faces(s)
+    jobs = ([background_job(name, data, s) for name in BACKGROUND] + [classifier_job(data, s)]
+            + [vae_job(kind, data, s, seed) for kind in KINDS for seed in range(s.seeds)]
+            + [attribute_judge_job(faces, s)]
+            + [face_vae_job(kind, faces, s, seed) for kind in KINDS for seed in range(s.celeba_seeds)])
+    unique: dict[str, TrainingJob] = {}
+    for job in jobs:
+        unique.setdefault(job.key(), job)  # "jointvae" is the disentangled model of seed 0
+    return list(unique.values())
 
 
 def predict_attributes(judge, x: torch.Tensor, batch: int = 500) -> np.ndarray:
@@ -744,12 +913,13 @@ def plug_in_kl(logits: torch.Tensor, temperature: float, samples: int, seed: int
     return (z * log_ratio).sum(-1).mean(0)
 
 
-def capacity_tracking_error(history: dict, kl: str = "kl_cont", capacity: str = "c_cont") -> float:
-    """Mean |KL - C(t)| (nats) over the second half of training's steps; `history` holds the
-    per-step series `kl` and `capacity`."""
+def capacity_tracking_error(history: dict, kl: str = "kl_cont", capacity: str = "c_cont",
+                            start: float = 0.5) -> float:
+    """Mean |KL - C(t)| (nats) over training's steps from the share `start` of them on (default:
+    the second half); `history` holds the per-step series `kl` and `capacity`."""
     k, c = np.array(history[kl]), np.array(history[capacity])
-    half = slice(len(k) // 2, None)
-    return float(np.mean(np.abs(k[half] - c[half])))
+    window = slice(int(len(k) * start), None)
+    return float(np.mean(np.abs(k[window] - c[window])))
 
 
 @torch.no_grad()

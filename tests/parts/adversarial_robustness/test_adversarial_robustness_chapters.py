@@ -145,6 +145,10 @@ def test_capacity_tracking_error_over_the_second_half():
     h = {"kl_cont": [9, 9, 0.0, 1.0, 2.0], "c_cont": [0, 0, 0.5, 0.5, 0.5]}
     assert ar.capacity_tracking_error(h) == pytest.approx((0.5 + 0.5 + 1.5) / 3)
     assert ar.capacity_tracking_error({"kl_disc": [0, 4], "c_disc": [0, 1]}, "kl_disc", "c_disc") == 3.0
+    # from 10% of the steps on: 10 steps, the window starts at step 1
+    h = {"kl_cont": [9.0] + [1.0] * 9, "c_cont": [0.0] + [0.5] * 9}
+    assert ar.capacity_tracking_error(h, start=0.1) == pytest.approx(0.5)
+    assert ar.capacity_tracking_error(h, start=0.0) == pytest.approx((9 + 4.5) / 10)
 
 
 def test_kl_per_unit_and_active_units_by_hand():
