@@ -24,7 +24,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def executed():
-    return runner.execute("smoke")
+    """The serial smoke run, its kernels at one thread (as the engine's workers train, so the
+    Ray run at the end of this module can be compared number for number)."""
+    before = os.environ.get("REPRO_THREADS")
+    os.environ["REPRO_THREADS"] = "1"
+    try:
+        yield runner.execute("smoke")
+    finally:
+        if before is None:
+            os.environ.pop("REPRO_THREADS", None)
+        else:
+            os.environ["REPRO_THREADS"] = before
 
 
 def test_every_notebook_writes_its_result_file(executed):
