@@ -946,8 +946,12 @@ def fig5_variants(s) -> list[str]:
 def training_plan(s) -> list[TrainingJob]:
     """Every model of Sections 3, 4.1 and 4.3 under settings `s` (see `repro_lib.plans`): Table
     5's rows at each M and seed, Figure 1's model, and the clustering models of each data set
-    that is on this machine (plus Figure 5's variants where the profile runs them). The World
-    Models of Section 4.2 train in their own chapters."""
+    that is on this machine (plus Figure 5's variants where the profile runs them); and Section
+    4.2's World Models, as far as they can be described now
+    (`world_models.recipes.training_jobs`: nothing before the rollouts are generated, and a model
+    that needs an earlier one's weights once that one is cached)."""
+    from .world_models.recipes import training_jobs as world_models_jobs
+
     data = load_data(s)
     jobs = [row_job(row, m, data, s, seed) for row in ROWS for m in s.ms for seed in range(s.seeds)]
     if s.figure_m not in s.ms:
@@ -960,4 +964,4 @@ def training_plan(s) -> list[TrainingJob]:
                  for seed in range(s.cl_seeds)]
         if name == "cifar10":
             jobs += [clustering_job(cluster, s, "dds10", 0, v) for v in fig5_variants(s) if v != "default"]
-    return jobs
+    return jobs + world_models_jobs(s)

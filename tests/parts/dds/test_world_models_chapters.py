@@ -244,9 +244,29 @@ def test_controller_numbers_and_tracks():
     assert n["generations_to_90pct_dds_minus_vae"] == 1 and n["plateau_gain_max"] is None
     assert n["controllers_minus_random_min"] == pytest.approx(min(returns["VAE"].mean(), returns["DDS+VAE"].mean())
                                                              - returns["random policy"].mean())
+    assert n["controllers_minus_random_low"] == pytest.approx(min(
+        difference_interval(returns["random policy"], returns[k])["ci_low"] for k in ("VAE", "DDS+VAE")))
+    assert n["dds_minus_random_ci"][0] < n["dds_minus_random"] < n["dds_minus_random_ci"][1]
     shown = wr.intervals_table(n, {"reward": "reward_dds_minus_vae", "speed": "generations_to_90pct_dds_minus_vae"})
     assert shown.loc["reward"].tolist() == pytest.approx([diff["difference"], diff["ci_low"], diff["ci_high"]])
     assert shown.loc["speed", "value"] == 1 and pd.isna(shown.loc["speed", "95% low"])
     table = wr.reward_table(returns)
     assert table.loc["DDS+VAE", "document mean"] == 818.58 and pd.isna(table.loc["random policy", "document mean"])
     wr.figure4(controllers)
+
+
+def test_transition_numbers_against_hand_computed_sequences():
+    real = torch.zeros(4, 3, 1, 2, 2)
+    real[:, 1] = 1.0  # 0 -> 1 -> 0: every step differs by 1 everywhere
+    still = torch.zeros(4, 3, 1, 2, 2)  # never moves
+    half = real * 0.5  # steps of 0.5: squared 0.25
+    assert wr.transition_mse(real).tolist() == [1.0] * 4 and wr.transition_mse(half).tolist() == [0.25] * 4
+    numbers = wr.transition_numbers({"real": real, "dreams": {"VAE": real, "DDS+VAE": half}}, boot=50)
+    assert numbers["vae_transition_over_real"] == 1.0 and numbers["dds_transition_over_real"] == 0.25
+    assert numbers["min_transition_over_real"] == 0.25
+    assert numbers["transition_dds_minus_vae_over_real"] == -0.75
+    assert numbers["transition_dds_minus_vae_over_real_ci"] == [-0.75, -0.75]  # no spread between sequences
+    assert wr.transition_numbers({"real": real, "dreams": {"VAE": half, "DDS+VAE": still}}, boot=50)[
+        "transition_dds_minus_vae_over_real"] == -0.25
+    with pytest.raises(ValueError, match="T >= 2"):
+        wr.transition_mse(real[:, :1])

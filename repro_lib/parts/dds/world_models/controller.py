@@ -14,13 +14,13 @@ posterior mean), the action comes from [z, h], then the MDN-RNN reads (z, a) to 
 reward (Figure 4's curve), the population's mean and CMA's step size. `cma_es_loop` is the
 training loop `repro_lib.train.fit` runs for a controller (so controllers are cached by
 content): its data are the track seeds, its objective `RealEnvReturn` holds the frozen vision
-and memory models, and the candidates of a generation are evaluated in `workers` processes.
+and memory models, and the (candidate, track) episodes of a generation are items of
+`repro_lib.tasks.task_map` (Ray tasks under `run --engine ray`, else `workers` processes), the
+frozen models' specs and CPU weights its `shared` object (sent once per worker).
 """
 from __future__ import annotations
 
 import copy
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .... import models
+from .... import models, tasks
 from ....models import register_family
 from .mdn_rnn import ACTIONS, HIDDEN
 from .rollouts import FRAME_SIZE, make_env, resize_frame
@@ -170,37 +170,46 @@ def run_cma_es(evaluate: Callable[[np.ndarray, int], np.ndarray], x0: np.ndarray
     return best_x, history
 
 
-_WORKER: dict = {}
+_AGENT: dict = {}  # per process: the agent built from the latest `shared` ("shared", "token", "agent")
 
 
-def _init_worker(vision_spec, vision_state, mdn_spec, mdn_state, controller_spec):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    vision = models.build(vision_spec)
-    vision.load_state_dict(vision_state)
-    mdn = models.build(mdn_spec)
-    mdn.load_state_dict(mdn_state)
-    _WORKER["agent"] = Agent(vision, mdn, models.build(controller_spec))
+def _agent_of(shared: tuple) -> Agent:
+    """The agent of `shared` = (vision spec, vision state, MDN spec, MDN state, controller spec),
+    built once per process (memoised on the object itself, else on `tasks.token` of it; only
+    the latest is kept)."""
+    if _AGENT.get("shared") is shared:
+        return _AGENT["agent"]
+    key = tasks.token(shared)
+    if _AGENT.get("token") != key:
+        vision_spec, vision_state, mdn_spec, mdn_state, controller_spec = shared
+        vision = models.build(vision_spec)
+        vision.load_state_dict(vision_state)
+        mdn = models.build(mdn_spec)
+        mdn.load_state_dict(mdn_state)
+        _AGENT.update(token=key, agent=Agent(vision, mdn, models.build(controller_spec)))
+    _AGENT["shared"] = shared
+    return _AGENT["agent"]
 
 
-def _worker_return(flat: np.ndarray, seed: int, max_steps: int) -> float:
-    agent = _WORKER["agent"]
+def _episode_task(shared: tuple, item: tuple) -> float:
+    """`task_map`'s item function: the return of candidate `item[0]` on track `item[1]` in at most
+    `item[2]` steps."""
+    flat, seed, max_steps = item
+    agent = _agent_of(shared)
     set_flat(agent.controller, flat)
-    return episode_return(agent, seed, max_steps)
+    return episode_return(agent, int(seed), int(max_steps))
 
 
 class ParallelEvaluator:
-    """Mean return of each candidate over given track seeds, in `workers` processes (each holds
-    its own copy of the frozen V and M); `workers` = 1 evaluates in this process."""
+    """Mean return of each candidate over given track seeds; every (candidate, track) episode is
+    an item of `repro_lib.tasks.task_map` (`workers` processes, 1: in this process, None: the
+    free cores; Ray tasks under the engine), the frozen V and M shipped once per worker."""
 
     def __init__(self, vision: nn.Module, vision_spec: dict, mdn: nn.Module, mdn_spec: dict,
-                 controller_spec: dict, workers: int = 1):
+                 controller_spec: dict, workers: int | None = 1):
         self.workers, self.controller_spec = workers, controller_spec
-        self.local = Agent(vision, mdn, models.build(controller_spec)) if workers == 1 else None
-        self.pool = None if workers == 1 else ProcessPoolExecutor(
-            workers, initializer=_init_worker,
-            initargs=(vision_spec, {k: v.cpu() for k, v in vision.state_dict().items()}, mdn_spec,
-                      {k: v.cpu() for k, v in mdn.state_dict().items()}, controller_spec))
+        self.shared = (vision_spec, {k: v.detach().cpu() for k, v in vision.state_dict().items()}, mdn_spec,
+                       {k: v.detach().cpu() for k, v in mdn.state_dict().items()}, controller_spec)
 
     def __call__(self, candidates: np.ndarray, seeds: list[int], max_steps: int) -> np.ndarray:
         """Each candidate's mean return over `seeds`, (P,)."""
@@ -208,20 +217,13 @@ class ParallelEvaluator:
 
     def returns(self, candidates: np.ndarray, seeds: list[int], max_steps: int) -> np.ndarray:
         """The return of every candidate on every track seed, (P, S)."""
-        jobs = [(c, s) for c in candidates for s in seeds]
-        if self.pool is None:
-            returns = []
-            for c, s in jobs:
-                set_flat(self.local.controller, c)
-                returns.append(episode_return(self.local, s, max_steps))
-        else:
-            returns = list(self.pool.map(_worker_return, [c for c, _ in jobs], [s for _, s in jobs],
-                                         [max_steps] * len(jobs)))
+        items = [(np.asarray(c, dtype=np.float64), int(s), int(max_steps)) for c in candidates for s in seeds]
+        returns = tasks.task_map(_episode_task, items, shared=self.shared, workers=self.workers,
+                                 desc="candidate episodes", progress=False)
         return np.asarray(returns, dtype=float).reshape(len(candidates), len(seeds))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
+        """Nothing to release (the map's workers are `task_map`'s); kept for `with` blocks."""
 
     def __enter__(self):
         return self

@@ -4,7 +4,8 @@ their reconstructions and Figure 7's intermediate representations.
 
 Knobs: wm_rollouts / wm_test_rollouts episodes (training tracks 0.., test tracks 10,000..) of at
 most wm_max_steps steps, generated in wm_workers processes; wm_epochs, wm_batch_size, wm_lr for
-every vision model (Adam); wm_m_percents the DDS models' M (percent of the 64 x 64 positions);
+every vision model (Adam), wm_stage2_epochs for stage 2 (the VAE on h); wm_m_percents the DDS
+models' M (percent of the 64 x 64 positions);
 wm_selector_channels, wm_width, wm_h_channels, wm_unet_channels, wm_vae_width the DDS vision
 layers (`vision` module); wm_alpha, wm_lambda, wm_free_bits_scope Eq. 7.
 """
@@ -56,6 +57,11 @@ def train_settings(s, seed: int = 0) -> T.TrainSettings:
     return T.TrainSettings(epochs=s.wm_epochs, batch_size=s.wm_batch_size, lr=s.wm_lr, seed=seed)
 
 
+def stage2_settings(s, seed: int = 0) -> T.TrainSettings:
+    """Stage 2 (the VAE on h): wm_stage2_epochs epochs, the other vision settings unchanged."""
+    return T.TrainSettings(epochs=s.wm_stage2_epochs, batch_size=s.wm_batch_size, lr=s.wm_lr, seed=seed)
+
+
 def load_data(s, progress: bool = True) -> WMData:
     """The training and test rollouts of settings `s` (cached; generated in wm_workers processes)."""
     train = load_rollouts(range(s.wm_rollouts), s.wm_max_steps, s.wm_workers, progress=progress)
@@ -67,7 +73,8 @@ def load_data(s, progress: bool = True) -> WMData:
 def describe(profile: str, s, data: WMData) -> str:
     return (f"profile {profile}: {len(data.train.lengths)} training episodes ({len(data.train.frames)} frames) and "
             f"{len(data.test.lengths)} test episodes ({len(data.test.frames)} frames) of CarRacing-v3, at most "
-            f"{s.wm_max_steps} steps each, Brownian random policy; vision models: {s.wm_epochs} epochs of batch "
+            f"{s.wm_max_steps} steps each, Brownian random policy; vision models: {s.wm_epochs} epochs (stage 2: "
+            f"{s.wm_stage2_epochs}) of batch "
             f"{s.wm_batch_size} (Adam, lr {s.wm_lr:g}); DDS at M = {list(s.wm_m_percents)}% of 4,096 positions; "
             f"DDS layers {arch(s)}; Eq. 7 alpha = {s.wm_alpha:g}, lambda = {s.wm_lambda:g} "
             f"({s.wm_free_bits_scope})")
@@ -123,6 +130,68 @@ def dds_breakdown(s) -> pd.DataFrame:
                          "this profile": vision_parts(DDSVision(**arch(s)))})
 
 
+def data_cached(s) -> bool:
+    """Whether the training and test rollouts of settings `s` are in the data cache."""
+    from .rollouts import rollouts_path
+
+    return (rollouts_path(range(s.wm_rollouts), s.wm_max_steps).exists()
+            and rollouts_path(range(TEST_SEED_OFFSET, TEST_SEED_OFFSET + s.wm_test_rollouts), s.wm_max_steps).exists())
+
+
+def plan_m_percents(s) -> list[float]:
+    """Every M a chapter trains a DDS vision model at: Table 3's and the agent's."""
+    ms = [float(m) for m in s.wm_m_percents]
+    return ms + ([float(s.wm_agent_m)] if float(s.wm_agent_m) not in ms else [])
+
+
+def training_jobs(s, seed: int = 0) -> list:
+    """The World Models jobs of the part's training plan under settings `s`: every model the
+    `4_2_*` chapters train that can be described now (`repro_lib.plans.TrainingJob`s).
+
+    The vision models train on rollouts, which are generated data (CarRacing-v3 episodes, hours
+    of simulation under `full`): the plan lists nothing until the rollouts are in the data cache
+    (`4_2_1` or `load_data(s)` generates them, through `repro_lib.tasks.task_map`, so on the
+    engine's workers under `run --engine ray`), and never generates them itself (a plan must be
+    cheap to build: `plan --check` runs in `make test`). With the rollouts: the baseline VAE and
+    stage 1 at each M (Table 3's and the agent's). A later model's job holds the earlier trained
+    model its objective or data are computed from, so it is listed once that model is in the model
+    cache (loaded, never trained here): stage 2 at M once stage 1 at M is cached; the two MDN-RNNs
+    (on frames encoded by the agents' vision models) once both vision models are; the two
+    controllers (CMA-ES through the frozen vision and memory) once the MDN-RNNs are. The engine
+    reads the plan again after each round it trains (`engine.train_parts`), so its four rounds
+    take the whole chain; what is still missing the chapters train themselves."""
+    if not data_cached(s):
+        return []
+    data = load_data(s, progress=False)
+    images = data.train.images()
+    settings = train_settings(s, seed)
+    baseline = T.baseline_job(images, settings)
+    jobs = [baseline]
+    stage1_jobs = {m: T.stage1_job(images, m, arch(s), settings) for m in plan_m_percents(s)}
+    jobs += list(stage1_jobs.values())
+    stage2 = {}
+    for m, job in stage1_jobs.items():
+        if job.cached():
+            stage1 = T.train_dds_stage1(images, m, arch(s), settings)
+            stage2[m] = (stage1, T.stage2_job(images, stage1, arch(s), stage2_settings(s, seed), s.wm_alpha,
+                                              s.wm_lambda, s.wm_free_bits_scope, m))
+            jobs.append(stage2[m][1])
+    agent = float(s.wm_agent_m)
+    if not (baseline.cached() and agent in stage2 and stage2[agent][1].cached()):
+        return jobs
+    visions = {"VAE": T.baseline_vision(baseline.fit(progress=False)),
+               "DDS+VAE": T.dds_trained_vision(stage2[agent][0], stage2[agent][1].fit(progress=False), agent,
+                                               arch(s))}
+    mdn_jobs = {name: T.mdn_job(T.encode_sequences(v, data.train, s.wm_seq_len), mdn_settings(s, seed),
+                                name=f"MDN-RNN ({name})") for name, v in visions.items()}
+    jobs += list(mdn_jobs.values())
+    if all(job.cached() for job in mdn_jobs.values()):
+        memories = {name: job.fit(progress=False) for name, job in mdn_jobs.items()}
+        jobs += [T.controller_job(visions[name], memories[name], controller_tracks(s), cma_settings(s, seed),
+                                  workers=int(s.wm_workers)) for name in visions]
+    return jobs
+
+
 def train_vision_models(data: WMData, s, seed: int = 0) -> dict[str, T.TrainedVision]:
     """The baseline VAE and a DDS+VAE at each M of wm_m_percents, trained (or loaded) on the
     training frames; keys "VAE" and "DDS+VAE M=<m>%"."""
@@ -131,7 +200,8 @@ def train_vision_models(data: WMData, s, seed: int = 0) -> dict[str, T.TrainedVi
     models = {"VAE": T.baseline_vision(T.train_baseline_vae(images, settings))}
     for m in s.wm_m_percents:
         stage1 = T.train_dds_stage1(images, float(m), arch(s), settings)
-        stage2 = T.train_dds_stage2(images, stage1, arch(s), settings, s.wm_alpha, s.wm_lambda, s.wm_free_bits_scope)
+        stage2 = T.train_dds_stage2(images, stage1, arch(s), stage2_settings(s, seed), s.wm_alpha, s.wm_lambda,
+                                    s.wm_free_bits_scope)
         models[f"DDS+VAE M={m:g}%"] = T.dds_trained_vision(stage1, stage2, float(m), arch(s))
     return models
 
@@ -241,7 +311,8 @@ def paper_table3() -> pd.DataFrame:
     return pd.DataFrame(PAPER_TABLE3).T
 
 
-__all__ = ["WMData", "arch", "load_data", "describe", "rollout_summary", "rollout_figure", "parameter_table",
+__all__ = ["WMData", "arch", "load_data", "data_cached", "plan_m_percents", "training_jobs",
+           "describe", "rollout_summary", "rollout_figure", "parameter_table",
            "dds_breakdown", "train_vision_models", "stage1_mse", "reconstruction_table", "mean_frame_mse",
            "reconstruction_figure", "intermediates", "intermediates_figure", "data_numbers", "model_numbers",
            "paper_table3", "frames_to_images"]
@@ -395,7 +466,8 @@ def agent_visions(data: WMData, s, seed: int = 0) -> dict[str, T.TrainedVision]:
     images = data.train.images()
     settings = train_settings(s, seed)
     stage1 = T.train_dds_stage1(images, float(s.wm_agent_m), arch(s), settings)
-    stage2 = T.train_dds_stage2(images, stage1, arch(s), settings, s.wm_alpha, s.wm_lambda, s.wm_free_bits_scope)
+    stage2 = T.train_dds_stage2(images, stage1, arch(s), stage2_settings(s, seed), s.wm_alpha, s.wm_lambda,
+                                s.wm_free_bits_scope)
     return {"VAE": T.baseline_vision(T.train_baseline_vae(images, settings)),
             "DDS+VAE": T.dds_trained_vision(stage1, stage2, float(s.wm_agent_m), arch(s))}
 
@@ -407,8 +479,8 @@ def mdn_settings(s, seed: int = 0) -> T.TrainSettings:
 def train_memories(data: WMData, visions: dict[str, T.TrainedVision], s, seed: int = 0) -> dict:
     """One MDN-RNN per vision model, on wm_seq_len-step windows of the training rollouts encoded
     by that model (cached by content)."""
-    return {name: T.train_mdn_rnn(T.encode_sequences(v, data.train, s.wm_seq_len), mdn_settings(s, seed))
-            for name, v in visions.items()}
+    return {name: T.train_mdn_rnn(T.encode_sequences(v, data.train, s.wm_seq_len), mdn_settings(s, seed),
+                                  name=f"MDN-RNN ({name})") for name, v in visions.items()}
 
 
 def sample_latents(sequences, seed: int = 0):
@@ -575,6 +647,42 @@ def dream_numbers(memory: pd.DataFrame, distances: dict) -> dict:
     return out
 
 
+def transition_mse(sequences: torch.Tensor) -> torch.Tensor:
+    """Per sequence (S, T, C, H, W): the mean squared difference between consecutive frames,
+    over steps, pixels and channels, (S,): how much a sequence jumps from frame to frame."""
+    if sequences.dim() != 5 or sequences.shape[1] < 2:
+        raise ValueError(f"need (S, T >= 2, C, H, W) sequences, got {tuple(sequences.shape)}")
+    return (sequences[:, 1:] - sequences[:, :-1]).pow(2).flatten(1).mean(1)
+
+
+def transition_numbers(dreams: dict, boot: int = 1000, seed: int = 0) -> dict:
+    """Figure 3's "smoother transitions between frames": the mean frame-to-frame MSE
+    (`transition_mse`) of the real windows and of each model's dreams, each over the real
+    windows' ("<key>_transition_over_real"), and (DDS+VAE minus VAE) / real with a 95% percentile
+    bootstrap interval over sequences (resampled together: the dreams share first frames and
+    actions with the real windows). Below 0: DDS+VAE's dreams jump less from frame to frame.
+    "min_transition_over_real", the stiller model's ratio, guards the reading: a dream that
+    hardly moves (a collapsed model) is "smooth" too."""
+    real = transition_mse(dreams["real"]).double().numpy()
+    vae = transition_mse(dreams["dreams"]["VAE"]).double().numpy()
+    dds = transition_mse(dreams["dreams"]["DDS+VAE"]).double().numpy()
+
+    def stat(i):
+        return (dds[i].mean() - vae[i].mean()) / real[i].mean()
+
+    rng = np.random.default_rng(seed)
+    n = len(real)
+    samples = [stat(rng.integers(0, n, n)) for _ in range(boot)]
+    low, high = np.percentile(samples, [2.5, 97.5]) if boot >= 20 else (None, None)
+    return {"transition_mse_real": float(real.mean()), "transition_mse_vae": float(vae.mean()),
+            "transition_mse_dds": float(dds.mean()), "vae_transition_over_real": float(vae.mean() / real.mean()),
+            "dds_transition_over_real": float(dds.mean() / real.mean()),
+            "min_transition_over_real": float(min(vae.mean(), dds.mean()) / real.mean()),
+            "transition_dds_minus_vae_over_real": float(stat(np.arange(n))),
+            "transition_dds_minus_vae_over_real_ci": [None if low is None else float(low),
+                                                      None if high is None else float(high)]}
+
+
 def intervals_table(numbers: dict, rows: dict[str, str]) -> pd.DataFrame:
     """Rows `label: key` of a result dict: the value of `key` and its interval `key`_ci (if any)."""
     out = {}
@@ -704,7 +812,9 @@ def reward_table(returns: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def controller_numbers(controllers: dict, returns: dict[str, np.ndarray]) -> dict:
-    """Figure 4's and the rewards' claims and gates (keys of the result file)."""
+    """Figure 4's and the rewards' claims and gates (keys of the result file). The gate that the
+    agents drive, "controllers_minus_random_low", is the lower end of the 95% Welch interval of
+    (controller minus random policy) return, the worse of the two controllers."""
     from .controller import difference_interval, reward_summary
 
     out = {}
@@ -719,6 +829,10 @@ def controller_numbers(controllers: dict, returns: dict[str, np.ndarray]) -> dic
                     f"{key}_minus_random": float(np.mean(returns[name]) - np.mean(returns["random policy"]))})
     out["reward_random_mean"] = float(np.mean(returns["random policy"]))
     out["controllers_minus_random_min"] = min(out["vae_minus_random"], out["dds_minus_random"])
+    for name, key in (("VAE", "vae"), ("DDS+VAE", "dds")):  # does the agent drive? (Welch, against random)
+        versus = difference_interval(returns["random policy"], returns[name])
+        out[f"{key}_minus_random_ci"] = [float(versus["ci_low"]), float(versus["ci_high"])]
+    out["controllers_minus_random_low"] = min(out["vae_minus_random_ci"][0], out["dds_minus_random_ci"][0])
     gains = [out["plateau_gain_vae"], out["plateau_gain_dds"]]
     out["plateau_gain_max"] = None if None in gains else max(gains)
     diff = difference_interval(returns["VAE"], returns["DDS+VAE"])
@@ -732,7 +846,8 @@ def controller_numbers(controllers: dict, returns: dict[str, np.ndarray]) -> dic
 __all__ += ["describe_agent", "m_key", "sharpness", "detail_error", "sharpness_numbers", "table3", "table3_numbers",
             "paper_table3_ratios", "m_explorer_frames", "agent_visions", "train_memories", "sample_latents",
             "mdn_test_nll", "gaussian_baseline_nll", "memory_table", "feature_network", "make_dreams",
-            "sequence_features", "dream_distances", "table4", "dream_numbers", "intervals_table",
+            "sequence_features", "dream_distances", "table4", "dream_numbers", "transition_mse",
+            "transition_numbers", "intervals_table",
             "dream_strip", "dream_scrubber_frames", "cma_settings", "controller_tracks", "eval_tracks",
             "train_controllers", "evaluate_controllers", "generations_to_fraction", "plateau_gain", "figure4",
             "reward_table", "controller_numbers"]

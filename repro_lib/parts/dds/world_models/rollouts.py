@@ -12,7 +12,8 @@ One rollout of seed s: `env.reset(seed=s)` (the track), the policy's noise from
 action taken on it, the reward it got and whether the episode ended after it (terminated or
 truncated): frame t and action t lead to frame t + 1.
 
-Rollouts run in worker processes (one environment each, torch/BLAS threads = 1); the result
+Rollouts run through `repro_lib.tasks.task_map` (one environment per item; Ray tasks under
+`run --engine ray`, else worker processes with torch/BLAS threads = 1); the result
 is stored once under `$REPRO_DATA_CACHE` (else `<repo>/.cache/data`) as
 `carracing-<key>.pt` through a temporary file and a rename, with the seeds inside it, keyed by a
 hash of (seeds, max_steps, dt, size, gymnasium and box2d versions).
@@ -20,16 +21,14 @@ hash of (seeds, max_steps, dt, size, gymnasium and box2d versions).
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .... import tasks
 from ....cache import key_of, load_file, save_atomic
 from ....data import Tensors
 from ....paths import cache_folder
@@ -71,11 +70,6 @@ def brownian_actions(steps: int, rng: np.random.Generator, dt: float = BROWNIAN_
         actions[t] = a
         a = np.clip(a + math.sqrt(dt) * rng.standard_normal(len(low)), low, high)
     return actions
-
-
-def _limit_threads() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
 
 
 def one_rollout(seed: int, max_steps: int, dt: float = BROWNIAN_DT, size: int = FRAME_SIZE) -> dict:
@@ -163,29 +157,28 @@ def _version(name: str) -> str:
         return "absent"
 
 
-def generate(seeds, max_steps: int, workers: int = 1, dt: float = BROWNIAN_DT, size: int = FRAME_SIZE,
+def _rollout_task(shared: tuple, seed: int) -> dict:
+    """`task_map`'s item function: one rollout of `seed`, shared = (max_steps, dt, size)."""
+    return one_rollout(seed, *shared)
+
+
+def generate(seeds, max_steps: int, workers: int | None = 1, dt: float = BROWNIAN_DT, size: int = FRAME_SIZE,
              progress: bool = True) -> list[dict]:
-    """`one_rollout` of every seed, in `workers` processes (1: in this process), in seed order."""
+    """`one_rollout` of every seed through `repro_lib.tasks.task_map` (Ray tasks under the engine,
+    else `workers` processes; 1: in this process; None: the free cores), in seed order."""
     seeds = [int(s) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise ValueError("seeds must be distinct (a repeated seed repeats the same episode)")
-    if max_steps < 1 or workers < 1:
+    if max_steps < 1 or (workers is not None and workers < 1):
         raise ValueError(f"max_steps and workers must be >= 1, got {max_steps} and {workers}")
-    bar = tqdm(total=len(seeds), desc=f"{ENV_ID} rollouts", disable=not progress, leave=False)
-    results: dict[int, dict] = {}
-    if workers == 1:
-        for s in seeds:
-            results[s] = one_rollout(s, max_steps, dt, size)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), initializer=_limit_threads) as pool:
-            futures = [pool.submit(one_rollout, s, max_steps, dt, size) for s in seeds]
-            for future in as_completed(futures):
-                r = future.result()
-                results[r["seed"]] = r
-                bar.update()
-    bar.close()
-    return [results[s] for s in seeds]
+    workers = None if workers is None else min(workers, len(seeds))
+    return tasks.task_map(_rollout_task, seeds, shared=(int(max_steps), float(dt), int(size)), workers=workers,
+                    desc=f"{ENV_ID} rollouts", progress=progress)
+
+
+def rollouts_path(seeds, max_steps: int, dt: float = BROWNIAN_DT, size: int = FRAME_SIZE) -> Path:
+    """Where the rollouts of `seeds` are (or will be) stored."""
+    return data_cache_dir() / f"carracing-{rollouts_id([int(s) for s in seeds], max_steps, dt, size)}.pt"
 
 
 def load_rollouts(seeds, max_steps: int, workers: int = 1, dt: float = BROWNIAN_DT, size: int = FRAME_SIZE,
@@ -193,7 +186,7 @@ def load_rollouts(seeds, max_steps: int, workers: int = 1, dt: float = BROWNIAN_
     """The rollouts of `seeds` (generated once, then read from the data cache)."""
     seeds = [int(s) for s in seeds]
     key = rollouts_id(seeds, max_steps, dt, size)
-    path = data_cache_dir() / f"carracing-{key}.pt"
+    path = rollouts_path(seeds, max_steps, dt, size)
     if path.exists():
         stored = load_file(path)
         if stored["seeds"].tolist() != seeds:

@@ -13,6 +13,13 @@ by content (spec and layers, objective, data identity, loop, settings):
 
 `arch` is the DDS vision model's layer sizes (keyword arguments of `vision.DDSVision` without
 `m_percent`); an empty dict is the default architecture (4,208,967 parameters).
+
+Each model is first described as a `repro_lib.plans.TrainingJob` (`baseline_job`, `stage1_job`,
+`stage2_job`, `mdn_job`, `controller_job`) and the `train_*` functions train through
+`job.fit()`, so the part's `training_plan` lists exactly the models the chapters train. A job
+that needs an earlier model's weights (stage 2: the frozen stage 1; the MDN-RNN: frames encoded
+by the vision model; the controller: both) takes that trained model (a `FitResult`), so a
+plan can list it only once its dependency is trained or cached.
 """
 from __future__ import annotations
 
@@ -24,7 +31,8 @@ from torch import nn
 from ....cache import key_of
 from ....data import Tensors
 from ....models.vae import evaluate_in_batches
-from ....train import FitResult, TrainSettings, fit
+from ....plans import TrainingJob
+from ....train import FitResult, TrainSettings
 from .controller import CMASettings, RealEnvReturn, cma_es_loop
 from .mdn_rnn import MDNSequenceLoss
 from .rollouts import Rollouts, frames_to_images
@@ -51,18 +59,30 @@ def dds_vision_spec(m_percent: float, arch: dict, latent: int = LATENT) -> dict:
     return {"family": "wm_dds_vision", "m_percent": float(m_percent), "latent": latent, **arch}
 
 
+PART = "dds"
+
+
+def baseline_job(images: Tensors, settings: TrainSettings, free_bits: float | None = None) -> TrainingJob:
+    return TrainingJob(PART, "WM baseline VAE", baseline_spec(), BaselineVAELoss(free_bits), images, settings)
+
+
 def train_baseline_vae(images: Tensors, settings: TrainSettings, free_bits: float | None = None) -> FitResult:
-    return fit(baseline_spec(), BaselineVAELoss(free_bits), images, settings, desc="baseline VAE")
+    return baseline_job(images, settings, free_bits).fit()
 
 
 BN_RECALIBRATION = "bn-recalibrated-v1"  # names the stage-1 post-processing in stage 2's cache key
+
+
+def stage1_job(images: Tensors, m_percent: float, arch: dict, settings: TrainSettings) -> TrainingJob:
+    return TrainingJob(PART, f"WM DDS stage 1 at {m_percent:g}%", stage1_spec(m_percent, arch), PixelMSE(), images,
+                       settings)
 
 
 def train_dds_stage1(images: Tensors, m_percent: float, arch: dict, settings: TrainSettings,
                      recalibrate: bool = True) -> FitResult:
     """Stage 1 (cached), then, with `recalibrate`, its batch-norm statistics recomputed on the
     training frames as the model sees them in use (`recalibrate_batchnorm`)."""
-    result = fit(stage1_spec(m_percent, arch), PixelMSE(), images, settings, desc=f"DDS stage 1, M={m_percent:g}%")
+    result = stage1_job(images, m_percent, arch, settings).fit()
     if recalibrate:
         recalibrate_batchnorm(result.model, images.x)
         result.key = f"{result.key}+{BN_RECALIBRATION}"
@@ -96,10 +116,17 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch: int = 2
         model.eval()
 
 
+def stage2_job(images: Tensors, stage1: FitResult, arch: dict, settings: TrainSettings, alpha: float = 1.0,
+               lam: float = 0.02, scope: str = "per_dim", m_percent: float | None = None) -> TrainingJob:
+    """Stage 2 on the (batch-norm recalibrated) stage 1 of `train_dds_stage1`."""
+    objective = PerceptualFreeBits(stage1.key, alpha, lam, scope, stage1=stage1.model)
+    name = "WM DDS stage 2 (VAE on h)" + ("" if m_percent is None else f" at {m_percent:g}%")
+    return TrainingJob(PART, name, stage2_spec(arch), objective, images, settings)
+
+
 def train_dds_stage2(images: Tensors, stage1: FitResult, arch: dict, settings: TrainSettings,
                      alpha: float = 1.0, lam: float = 0.02, scope: str = "per_dim") -> FitResult:
-    objective = PerceptualFreeBits(stage1.key, alpha, lam, scope, stage1=stage1.model)
-    return fit(stage2_spec(arch), objective, images, settings, desc="DDS stage 2 (VAE on h)")
+    return stage2_job(images, stage1, arch, settings, alpha, lam, scope).fit()
 
 
 def dds_vision(stage1: FitResult, stage2: FitResult) -> DDSVision:
@@ -144,10 +171,16 @@ def encode_sequences(vision: TrainedVision, rollouts: Rollouts, length: int, bat
                    f"{rollouts.data_id}:windows{length}+encoded-by:{vision.key}")
 
 
-def train_mdn_rnn(sequences: Tensors, settings: TrainSettings, hidden: int = 256, gaussians: int = 5) -> FitResult:
+def mdn_job(sequences: Tensors, settings: TrainSettings, hidden: int = 256, gaussians: int = 5,
+            name: str = "MDN-RNN") -> TrainingJob:
     spec = {"family": "wm_mdn_rnn", "latent": sequences.tensors[0].shape[-1], "hidden": hidden,
             "gaussians": gaussians}
-    return fit(spec, MDNSequenceLoss(), sequences, settings, desc="MDN-RNN")
+    return TrainingJob(PART, f"WM {name}", spec, MDNSequenceLoss(), sequences, settings)
+
+
+def train_mdn_rnn(sequences: Tensors, settings: TrainSettings, hidden: int = 256, gaussians: int = 5,
+                  name: str = "MDN-RNN") -> FitResult:
+    return mdn_job(sequences, settings, hidden, gaussians, name).fit()
 
 
 def mdn_spec_of(result: FitResult) -> dict:
@@ -156,16 +189,21 @@ def mdn_spec_of(result: FitResult) -> dict:
             "gaussians": m.gaussians}
 
 
-def train_controller(vision: TrainedVision, mdn: FitResult, track_seeds, settings: CMASettings,
-                     workers: int = 1) -> FitResult:
-    """CMA-ES on real rollouts on the tracks of `track_seeds` (cached by content), candidates
-    evaluated in `workers` processes."""
+def controller_job(vision: TrainedVision, mdn: FitResult, track_seeds, settings: CMASettings,
+                   workers: int = 1) -> TrainingJob:
     seeds = torch.as_tensor([int(s) for s in track_seeds])
     data = Tensors((seeds,), f"carracing-tracks:{key_of({'seeds': seeds.tolist()})}")
     objective = RealEnvReturn(vision.spec, vision.key, mdn_spec_of(mdn), mdn.key, vision=vision.model,
                               mdn=mdn.model, workers=workers)
     spec = {"family": "wm_controller", "latent": vision.model.latent_dim, "hidden": mdn.model.hidden}
-    return fit(spec, objective, data, settings, desc=f"controller ({vision.name})", loop=cma_es_loop)
+    return TrainingJob(PART, f"WM controller ({vision.name})", spec, objective, data, settings, loop=cma_es_loop)
+
+
+def train_controller(vision: TrainedVision, mdn: FitResult, track_seeds, settings: CMASettings,
+                     workers: int = 1) -> FitResult:
+    """CMA-ES on real rollouts on the tracks of `track_seeds` (cached by content), candidates
+    evaluated through `repro_lib.tasks.task_map` (`workers` processes, or the engine's tasks)."""
+    return controller_job(vision, mdn, track_seeds, settings, workers).fit()
 
 
 def reconstruction_mse(vision: nn.Module, images: torch.Tensor, batch: int = 256) -> float:
