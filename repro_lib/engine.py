@@ -89,6 +89,7 @@ def _train_remote(job: TrainingJob, data, val, threads: int) -> dict[str, Any]:
     from . import book_parts, train
 
     torch.set_num_threads(threads)
+    _point_kernels_at_this_cluster(None)  # a loop's own heavy work (CMA-ES candidates) goes to Ray too
     if job.part in book_parts.PARTS:
         book_parts.recipes(job.part)  # registers the part's model families in this worker
     job = replace(job, data=data, val=val)
@@ -209,8 +210,9 @@ def _run_part_remote(root: str | None, profile: str, notebooks: list[str], threa
 
 
 def _point_kernels_at_this_cluster(working_dir: str | None) -> None:
-    """Let the kernels this Ray worker starts send `task_map` items to its cluster (nothing
-    when called outside a Ray task, as a test does)."""
+    """Let this Ray worker, and the kernels it starts, send `task_map` items to its cluster
+    (nothing when called outside a Ray task, as a test does). Ray lends a task's CPUs back
+    while it waits for the tasks it started, so a training task's loop cannot deadlock."""
     from . import tasks
 
     try:

@@ -84,7 +84,8 @@ def _tiny(x: Any, rows: int) -> Any:
 def check_job(job: TrainingJob, rows: int = 2) -> CheckRow:
     """Build `job`'s model on the CPU and take one optimiser step on `rows` rows of its data;
     a job with its own loop runs that loop for one epoch over `max(rows, 64)` rows in batches
-    of at most 32 (its settings otherwise unchanged)."""
+    of at most 32 (its settings otherwise unchanged), or, when its settings have a
+    `for_check()` method (an evolution strategy's generations), with the settings it returns."""
     start = time.perf_counter()
     n_params = 0
     try:
@@ -93,7 +94,10 @@ def check_job(job: TrainingJob, rows: int = 2) -> CheckRow:
         n_params = sum(p.numel() for p in model.parameters())
         if job.loop is not None:
             n = min(len(job.data), max(rows, 64))
-            small = dataclasses.replace(job.settings, epochs=1, batch_size=min(job.settings.batch_size, 32, n))
+            if hasattr(job.settings, "for_check"):  # a loop whose settings say what its smallest run is
+                small = job.settings.for_check()
+            else:
+                small = dataclasses.replace(job.settings, epochs=1, batch_size=min(job.settings.batch_size, 32, n))
             job.loop(model, job.objective, _tiny(job.data.to("cpu").batch_form, n), small, desc=job.name,
                      progress=False)
         else:

@@ -45,6 +45,9 @@ def test_the_plan_lists_every_model_layer_by_layer_and_the_chapters_train_nothin
     assert train.TRAINED_COUNT == before
     assert all(m.from_cache for m in [*memories.values(), *controllers.values()])
     assert set(models) == {"VAE", "DDS+VAE M=4%", "DDS+VAE M=16%"}
+    from repro_lib import plans  # a plan check runs a controller's search at its smallest (for_check)
+    rows = [plans.check_job(job) for job in jobs if "controller" in job.name]
+    assert len(rows) == 2 and [r.problem for r in rows] == ["", ""]
 
 
 def test_plan_m_percents_adds_the_agents_m_once():

@@ -21,7 +21,7 @@ frozen models' specs and CPU weights its `shared` object (sent once per worker).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -142,6 +142,11 @@ class CMASettings:
     max_steps: int = 1000
     sigma0: float = 0.1
     seed: int = 0
+
+    def for_check(self) -> CMASettings:
+        """The smallest run of the same search, for `repro_lib.plans.check_job`: one
+        generation of 2 candidates, one episode of 5 steps."""
+        return replace(self, popsize=2, generations=1, rollouts=1, max_steps=5)
 
 
 def run_cma_es(evaluate: Callable[[np.ndarray, int], np.ndarray], x0: np.ndarray, sigma0: float, popsize: int,
