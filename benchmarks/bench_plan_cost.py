@@ -23,13 +23,25 @@ def main() -> None:
     args = parser.parse_args()
     total = 0.0
     print(f"device: {get_device()}")
+    timed: dict[str, float] = {}  # jobs that differ only in their seed are timed once
+    untimed = 0
     for part in args.part or plans.parts_with_plans():
+        part_hours = 0.0
         for job in plans.part_plan(part, args.profile):
-            steps, per_step = plans.steps_of(job), plans.seconds_per_step(job)
-            hours = (steps or 0) * per_step / 3600
-            total += hours
-            print(f"{job.label():40s} {per_step * 1000:8.1f} ms/step x {steps or 0:>8,d} steps = {hours:7.2f} h")
-    print(f"total: {total:.2f} h on {get_device()} (training only; the notebooks' own analysis is extra)")
+            steps, shape = plans.steps_of(job), plans.shape_of(job)
+            if steps is None or job.loop is not None:  # its loop's step is not the plain step timed here
+                print(f"{job.label():40s} (its own training loop: not timed)")
+                untimed += 1
+                continue
+            if shape not in timed:
+                timed[shape] = plans.seconds_per_step(job)
+            hours = steps * timed[shape] / 3600
+            part_hours += hours
+            print(f"{job.label():40s} {timed[shape] * 1000:8.1f} ms/step x {steps:>8,d} steps = {hours:7.2f} h")
+        print(f"== {part}: {part_hours:.2f} h", flush=True)
+        total += part_hours
+    print(f"total: {total:.2f} h on {get_device()} (training only; the notebooks' own analysis is extra; "
+          f"{untimed} jobs with their own loops not timed)")
 
 
 if __name__ == "__main__":
