@@ -93,10 +93,11 @@ def test_book_builds_and_the_explorer_renders_offline(executed):
 
 
 def _numbers_apart(serial, other, where: str = "") -> list[str]:
-    """Where two result files' numbers differ (floats beyond a relative 1e-4: the engine's
-    workers train with one thread, a kernel with the free cores; or 1e-6 absolute, for numbers
-    that are themselves float32 rounding, such as a Monte-Carlo estimate's relative error), timings
-    and cache flags aside."""
+    """Where two result files' numbers differ, timings and cache flags aside: floats beyond a
+    relative 1e-3 or an absolute 1e-5. (Run by hand, the serial and Ray books agreed exactly;
+    in one CI run a few numbers that subtract near-equal losses, such as the TV prior's +0.03%
+    test-loss change, differed by 3e-4 to 5e-4 relative, float32 rounding of the losses
+    amplified; a serial re-run in that environment matched the Ray run exactly.)"""
     if isinstance(serial, dict) and isinstance(other, dict):
         out = [f"{where}: keys {sorted(set(serial) ^ set(other))}"] if set(serial) != set(other) else []
         for key in set(serial) & set(other):
@@ -106,7 +107,7 @@ def _numbers_apart(serial, other, where: str = "") -> list[str]:
     if isinstance(serial, list) and isinstance(other, list) and len(serial) == len(other):
         return [d for i, (a, b) in enumerate(zip(serial, other)) for d in _numbers_apart(a, b, f"{where}[{i}]")]
     if isinstance(serial, float) and isinstance(other, (int, float)):
-        same = (math.isnan(serial) and math.isnan(other)) or math.isclose(serial, other, rel_tol=1e-4, abs_tol=1e-6)
+        same = (math.isnan(serial) and math.isnan(other)) or math.isclose(serial, other, rel_tol=1e-3, abs_tol=1e-5)
         return [] if same else [f"{where}: {serial} vs {other}"]
     return [] if serial == other else [f"{where}: {serial!r} vs {other!r}"]
 
@@ -137,4 +138,4 @@ def test_the_book_on_a_local_ray_gives_the_same_numbers_and_its_notebooks_train_
         ray.shutdown()
     apart = [d for nb in runner.notebooks_of() for d in _numbers_apart(
         serial[nb], json.loads(result_path("smoke", nb.parent.name, nb.stem).read_text())["numbers"], nb.stem)]
-    assert not apart, apart[:20]
+    assert not apart, "\n".join(apart)

@@ -80,4 +80,4 @@ def test_attribution_prior_terms_and_prior_batch():
     assert torch.allclose(sub["prior"], pearson_correlation_prior(sal.sum(2)))
     assert AttributionPrior("tv", 1.0).describe() == {
         "objective": "AttributionPrior", "prior": "tv", "lam": 1.0, "path": "faithful",
-        "n_samples": 5, "beta": 1.0, "gs_draws": "per_unit"}
+        "n_samples": 5, "beta": 1.0, "gs_draws": "per_unit", "tv_batch_sum": True}
