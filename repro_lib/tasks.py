@@ -13,6 +13,8 @@ attack sweeps): one function mapped over items, on the book's engine when it is 
 `fn` must be importable (a module-level function: Ray and process pools send it by name), and
 its results are returned in the order of `items`. Every worker runs torch with one thread, so
 processes x threads stay within the cores. An item that fails raises `TaskError` naming it.
+What `fn` builds from `shared` (models from their weights) it gets once per process through
+`made_once(shared, build, what)`.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import hashlib
 import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -33,6 +35,7 @@ WORKING_DIR_VARIABLE = "REPRO_RAY_WORKING_DIR"
 
 _SHARED: dict[str, Any] = {}  # token -> the shared object, per worker process
 _TOKENS: dict[int, str] = {}  # id(shared object held in _SHARED) -> its token
+_MADE: dict[tuple[str, Hashable], Any] = {}  # (token, what) -> made from that shared object, per process
 
 
 class TaskError(RuntimeError):
@@ -46,6 +49,18 @@ def token(shared: Any) -> str:
     if known is not None and _SHARED.get(known) is shared:
         return known
     return hashlib.sha256(pickle.dumps(shared, protocol=4)).hexdigest()[:20]
+
+
+def made_once(shared: Any, build: Callable[[], Any], what: Hashable = None) -> Any:
+    """`build()`, made once per process for the shared object `shared` and `what` (a name of a
+    part of it, e.g. one model of several); what was made from an earlier shared object is
+    dropped."""
+    name = token(shared)
+    if any(made != name for made, _ in _MADE):
+        _MADE.clear()
+    if (name, what) not in _MADE:
+        _MADE[(name, what)] = build()
+    return _MADE[(name, what)]
 
 
 def engine_address() -> str | None:
@@ -106,6 +121,7 @@ def task_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any = 
     out: list = [None] * len(items)
     try:
         if workers == 1:
+            _hold(name, shared)  # as a worker holds it: `token(shared)` is then free for `fn`
             for i, item in enumerate(items):
                 out[i] = _call(i, fn, shared, item)
                 bar.update()

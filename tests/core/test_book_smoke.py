@@ -26,15 +26,9 @@ pytestmark = pytest.mark.slow
 def executed():
     """The serial smoke run, its kernels at one thread (as the engine's workers train, so the
     Ray run at the end of this module can be compared number for number)."""
-    before = os.environ.get("REPRO_THREADS")
-    os.environ["REPRO_THREADS"] = "1"
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPRO_THREADS", "1")
         yield runner.execute("smoke")
-    finally:
-        if before is None:
-            os.environ.pop("REPRO_THREADS", None)
-        else:
-            os.environ["REPRO_THREADS"] = before
 
 
 def test_every_notebook_writes_its_result_file(executed):

@@ -44,6 +44,22 @@ def test_each_worker_holds_shared_once_under_its_token():
     assert all(held for _, _, held in rows)
 
 
+def test_made_once_builds_once_per_shared_object_and_part():
+    built = []
+
+    def build(tag):
+        built.append(tag)
+        return tag
+
+    a, b = {"w": [1]}, {"w": [2]}
+    assert tasks.made_once(a, lambda: build("a1"), "one") == "a1"
+    assert tasks.made_once({"w": [1]}, lambda: build("again"), "one") == "a1"  # same content
+    assert tasks.made_once(a, lambda: build("a2"), "two") == "a2"
+    assert tasks.made_once(b, lambda: build("b1"), "one") == "b1"  # a new shared object
+    assert tasks.made_once(a, lambda: build("a1 rebuilt"), "one") == "a1 rebuilt"  # b's dropped a's
+    assert built == ["a1", "a2", "b1", "a1 rebuilt"]
+
+
 def test_token_names_content_not_identity():
     assert tasks.token({"a": [1, 2]}) == tasks.token({"a": [1, 2]}) != tasks.token({"a": [1, 3]})
 

@@ -389,25 +389,20 @@ def sweep_items(request: AttackRequest, data: Mnist, s, valid: np.ndarray) -> tu
     return items, si, ti
 
 
-_BUILT: dict[str, torch.nn.Module] = {}  # models built from a sweep's shared object, per process
-
-
 def _built(shared: dict, name: str) -> torch.nn.Module:
-    """The model `name` ("<kind>/<seed>" or "classifier") of `shared`, built once per process."""
+    """The model `name` ("<kind>/<seed>" or "classifier") of `shared`, built once per process
+    (`tasks.made_once`)."""
     from ... import models as model_registry
-    from ...tasks import token
+    from ...tasks import made_once
 
-    sweep = token(shared)
-    key = f"{sweep}/{name}"
-    if not all(k.startswith(f"{sweep}/") for k in _BUILT):
-        _BUILT.clear()  # another sweep's models: keep one sweep's at a time
-    if key not in _BUILT:
+    def build() -> torch.nn.Module:
         spec, state = ((shared["classifier_spec"], shared["classifier"]) if name == "classifier"
                        else (shared["spec"], shared["models"][name]))
         model = model_registry.build(spec).to(get_device())
         model.load_state_dict(state)
-        _BUILT[key] = model.eval()
-    return _BUILT[key]
+        return model.eval()
+
+    return made_once(shared, build, name)
 
 
 @denormals_flushed
@@ -605,10 +600,9 @@ def profile_agreement(pooled: dict[str, pd.DataFrame], n_boot: int = PROFILE_BOO
 def profile_numbers(agreement: pd.DataFrame) -> dict:
     """The result-file numbers of a `profile_agreement` frame: per row,
     "rank_<level>_<ignore|target>_<kind>" = Spearman's rho and "..._ci" = [low, high]."""
-    short = {v: k for k, v in PROFILE_MEASURES.items()}
     out = {}
     for _, r in agreement.iterrows():
-        key = f"rank_{r['level']}_{short[r['measure']]}_{r['model']}"
+        key = f"rank_{r['level']}_{MNIST_MEASURES[r['measure']]}_{r['model']}"
         out[key] = r["spearman"]
         out[f"{key}_ci"] = [r["ci_low"], r["ci_high"]]
     return out

@@ -175,25 +175,18 @@ def run_cma_es(evaluate: Callable[[np.ndarray, int], np.ndarray], x0: np.ndarray
     return best_x, history
 
 
-_AGENT: dict = {}  # per process: the agent built from the latest `shared` ("shared", "token", "agent")
-
-
 def _agent_of(shared: tuple) -> Agent:
     """The agent of `shared` = (vision spec, vision state, MDN spec, MDN state, controller spec),
-    built once per process (memoised on the object itself, else on `tasks.token` of it; only
-    the latest is kept)."""
-    if _AGENT.get("shared") is shared:
-        return _AGENT["agent"]
-    key = tasks.token(shared)
-    if _AGENT.get("token") != key:
+    built once per process (`tasks.made_once`)."""
+    def build() -> Agent:
         vision_spec, vision_state, mdn_spec, mdn_state, controller_spec = shared
         vision = models.build(vision_spec)
         vision.load_state_dict(vision_state)
         mdn = models.build(mdn_spec)
         mdn.load_state_dict(mdn_state)
-        _AGENT.update(token=key, agent=Agent(vision, mdn, models.build(controller_spec)))
-    _AGENT["shared"] = shared
-    return _AGENT["agent"]
+        return Agent(vision, mdn, models.build(controller_spec))
+
+    return tasks.made_once(shared, build)
 
 
 def _episode_task(shared: tuple, item: tuple) -> float:
